@@ -1,0 +1,145 @@
+"""`pocketecg` command line: each command is a few lines that call the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pocketecg import labels as L
+
+app = typer.Typer(help="pocketecg: a small, fast, honest 12-lead ECG classifier.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Inspect ECG data folders.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+DataOpt = Annotated[list[Path], typer.Option("--data", help="A data folder (repeat for several).")]
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit code 2."""
+
+
+def user_errors(func):
+    """Bad files and bad arguments end as one readable line and exit code 2, never a traceback."""
+    from pocketecg.cache import CacheError
+    from pocketecg.data.record import RecordError
+    from pocketecg.download import DownloadError
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (RecordError, CacheError, DownloadError, UserError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+@data_app.command("check")
+@user_errors
+def data_check(data: DataOpt,
+               fs: Annotated[float | None, typer.Option(help="Sampling rate for .npy/CSV files without one.")] = None,
+               allow_missing_leads: Annotated[bool, typer.Option(help="Zero-fill missing leads instead of failing.")] = False,
+               as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False):
+    """Scan folders, detect formats, count records per source and class, list every failure."""
+    from pocketecg.data.scan import ReadOptions, find_candidates, scan
+
+    options = ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads)
+    with _progress() as bar:
+        task = bar.add_task("reading", total=len(find_candidates(data)))
+        result = scan(data, options, progress=lambda: bar.advance(task))
+    per_source: dict[str, Counter] = {}
+    for e in result.entries:
+        counts = per_source.setdefault(e.source, Counter())
+        counts["records"] += 1
+        counts["unlabelled"] += e.labels is None
+        counts.update(e.labels or ())
+    if as_json:
+        print(json.dumps({"per_source": per_source, "records_read": len(result.entries), "records": result.total,
+                          "failures": [{"path": p, "problem": m} for p, m in result.failures]}, indent=2))
+    else:
+        table = Table("source", "records", "unlabelled", *L.CLASSES, title="records and classes per source")
+        total = Counter()
+        for source in sorted(per_source):
+            c = per_source[source]
+            total.update(c)
+            table.add_row(source, *(str(c[k]) for k in ("records", "unlabelled", *L.CLASSES)))
+        table.add_row("total", *(str(total[k]) for k in ("records", "unlabelled", *L.CLASSES)), style="bold")
+        console.print(table)
+        warned = [e for e in result.entries if e.warnings]
+        if warned:
+            console.print(f"{len(warned)} record(s) read with warnings:")
+            for e in warned:
+                console.print(f"  {e.path}: {'; '.join(e.warnings)}", highlight=False)
+        for path, problem in result.failures:
+            console.print(f"[red]not read[/red] {path}: {problem}", highlight=False)
+        print(f"records read: {len(result.entries)} of {result.total}")
+    if result.total == 0:
+        raise UserError(f"no ECG records found in {', '.join(map(str, data))}")
+
+
+@app.command()
+@user_errors
+def prepare(data: DataOpt,
+            out: Annotated[Path, typer.Option(help="Cache folder to write.")],
+            fs: Annotated[int, typer.Option(help="Sampling rate of the cache (Hz): 250 or 500.")] = 250,
+            seconds: Annotated[float, typer.Option(help="Window length in seconds.")] = 10.0,
+            stride: Annotated[float | None, typer.Option(help="Seconds between windows (default: window length).")] = None,
+            band: Annotated[tuple[float, float], typer.Option(help="Band-pass edges in Hz.")] = (0.5, 40.0),
+            seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 0,
+            workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None):
+    """Read, resample, band-pass, normalise and window every record once into a memory-mapped cache."""
+    from pocketecg.cache import PreparedCache, PreparedDataset, measure_read_rate
+    from pocketecg.cache import prepare as run_prepare
+    from pocketecg.data.scan import find_candidates
+    from pocketecg.preprocess import PreprocessSettings
+
+    settings = PreprocessSettings(fs=fs, window_seconds=seconds, stride_seconds=stride or seconds, band_hz=band)
+    with _progress() as bar:
+        task = bar.add_task("preparing", total=len(find_candidates(data)))
+        report = run_prepare(data, out, settings, seed=seed, workers=workers, progress=lambda: bar.advance(task))
+    for path, problem in report.failures:
+        console.print(f"[red]not read[/red] {path}: {problem}", highlight=False)
+    splits = ", ".join(f"{k} {report.split_records.get(k, 0)}" for k in ("train", "val", "test"))
+    print(f"prepared {report.records} records ({report.windows} windows; {splits}) in {report.seconds:.1f} s -> {out}")
+    train = PreparedDataset(PreparedCache(out), "train")
+    rate = measure_read_rate(train)
+    print(f"cache read rate: {rate:,.0f} windows/s (random batches of 32)")
+
+
+@app.command()
+@user_errors
+def download(dataset: Annotated[str, typer.Argument(help="cpsc2018 or ptbxl")],
+             dest: Annotated[Path, typer.Option(help="Folder to download and extract into.")],
+             mirror: Annotated[str | None, typer.Option(help="Base URL serving the same file names.")] = None,
+             keep_archives: Annotated[bool, typer.Option(help="Keep the archives after extraction.")] = True):
+    """Download an official archive (resumable), check size and checksum, and extract it."""
+    from pocketecg.download import download_dataset
+
+    folder = download_dataset(dataset, dest, mirror=mirror, keep_archives=keep_archives, log=console.print)
+    print(f"{dataset} ready in {folder}; next: pocketecg data check --data {folder}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,79 @@
+"""CPSC 2018 in its original challenge form: `A0001.mat` (struct `ECG`) + `REFERENCE.csv`."""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from pocketecg import labels as L
+from pocketecg.data.record import Record, RecordError
+
+CPSC_FS = 500.0
+SOURCE = "cpsc2018_original"
+
+
+def load_mat(path: Path) -> dict:
+    try:
+        return scipy.io.loadmat(str(path))
+    except Exception as exc:  # scipy raises ValueError, TypeError, OSError... on corrupt files
+        raise RecordError(path, f"corrupt or truncated .mat file ({exc.__class__.__name__}: {exc})") from None
+
+
+def is_cpsc_original(mat: dict) -> bool:
+    return "ECG" in mat
+
+
+@lru_cache(maxsize=32)
+def read_reference(path: Path) -> dict[str, frozenset[str]]:
+    """REFERENCE.csv -> {record name: class names}. Codes 1-9 as in the challenge."""
+    out: dict[str, frozenset[str]] = {}
+    try:
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                codes = [row[k] for k in ("First_label", "Second_label", "Third_label") if row.get(k, "").strip()]
+                out[row["Recording"].strip()] = L.from_cpsc_codes(int(float(c)) for c in codes)
+    except (KeyError, ValueError, OSError) as exc:
+        raise RecordError(path, f"not a CPSC 2018 REFERENCE.csv ({exc})") from None
+    return out
+
+
+def find_reference(mat_path: Path) -> Path | None:
+    """REFERENCE.csv in the record's folder or one of its parents (the archives unpack one level down)."""
+    for folder in [mat_path.parent, *mat_path.parents][:3]:
+        candidate = folder / "REFERENCE.csv"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_cpsc_original(path: str | Path, mat: dict | None = None, reference: Path | None = None) -> Record:
+    path = Path(path)
+    mat = load_mat(path) if mat is None else mat
+    if not is_cpsc_original(mat):
+        raise RecordError(path, "not a CPSC 2018 .mat file (no 'ECG' struct)")
+    try:
+        ecg = mat["ECG"][0, 0]
+        data = np.asarray(ecg["data"], dtype=np.float64)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise RecordError(path, f"malformed CPSC 'ECG' struct ({exc})") from None
+    if data.ndim != 2 or 12 not in data.shape:
+        raise RecordError(path, f"wrong lead count: data has shape {data.shape}, expected 12 x samples")
+    if data.shape[0] != 12:
+        data = data.T
+    meta = {}
+    for key in ("sex", "age"):
+        try:
+            value = np.asarray(ecg[key]).ravel()
+            meta[key] = value[0].item() if value.size else None
+            if isinstance(meta[key], np.ndarray | list):
+                meta[key] = str(meta[key])
+        except (KeyError, ValueError, IndexError):
+            pass
+    reference = reference or find_reference(path)
+    labels = read_reference(reference).get(path.stem) if reference else None
+    return Record(signal=data, fs=CPSC_FS, record_id=path.stem, source=SOURCE, path=str(path),
+                  units="mV", labels=labels, meta=meta)

@@ -1,0 +1,127 @@
+"""`Record`: one 12-lead ECG as every later stage sees it, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+_LEAD_BY_KEY = {name.lower(): name for name in STANDARD_LEADS}
+
+MIN_SECONDS = 2.0
+# Units a record may carry. NU: dimensionless (already z-scored, e.g. preprocessed PTB-XL).
+UNITS = ("mV", "NU")
+# A lead whose peak-to-peak range is below this is flat (1 µV, or 0.001 z-units).
+FLAT_RANGE = 1e-3
+# Plausible QRS amplitudes are 0.1-5 mV. A robust peak-to-peak of the largest lead outside
+# these bounds means the units are wrong (µV stored as mV, or volts stored as mV).
+MAX_PLAUSIBLE_MV = 50.0
+MIN_PLAUSIBLE_MV = 0.02
+
+
+class RecordError(ValueError):
+    """A file that cannot be read as a 12-lead ECG. The message names the file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def standard_lead_name(name: str) -> str | None:
+    """'avr', 'AVR', 'aVR' -> 'aVR'; 'v1' -> 'V1'; anything else -> None."""
+    return _LEAD_BY_KEY.get(name.strip().lower())
+
+
+@dataclass
+class Record:
+    signal: np.ndarray  # float32, (12, samples), leads in STANDARD_LEADS order
+    fs: float
+    record_id: str
+    source: str
+    path: str
+    units: str = "mV"
+    labels: frozenset[str] | None = None  # class names from pocketecg.labels.CLASSES; None = unknown
+    missing_leads: tuple[str, ...] = ()  # zero-filled because the file lacked them (only when allowed)
+    meta: dict = field(default_factory=dict)  # age, sex, patient_id, strat_fold, ... when known
+    warnings: list[str] = field(default_factory=list)
+
+    leads = STANDARD_LEADS
+
+    def __post_init__(self) -> None:
+        sig = np.asarray(self.signal)
+        if sig.ndim != 2:
+            raise RecordError(self.path, f"signal must be 2-D (leads x samples), got shape {sig.shape}")
+        if sig.shape[0] != len(STANDARD_LEADS):
+            raise RecordError(self.path, f"wrong lead count: {sig.shape[0]} leads, expected 12")
+        if not np.isfinite(self.fs) or self.fs <= 0:
+            raise RecordError(self.path, f"invalid sampling rate {self.fs!r}")
+        if self.units not in UNITS:
+            raise RecordError(self.path, f"unsupported units {self.units!r} (expected mV, µV, V or NU)")
+        seconds = sig.shape[1] / self.fs
+        if seconds < MIN_SECONDS:
+            raise RecordError(self.path, f"record too short: {seconds:.2f} s, at least {MIN_SECONDS:g} s needed")
+        bad = ~np.isfinite(sig)
+        if bad.any():
+            leads = [STANDARD_LEADS[i] for i in np.flatnonzero(bad.any(axis=1))]
+            raise RecordError(self.path, f"NaN or infinite samples ({int(bad.sum())}) in lead(s) {', '.join(leads)}")
+        self.signal = sig.astype(np.float32, copy=False)
+        self._check_amplitude()
+
+    def _check_amplitude(self) -> None:
+        present = [i for i, lead in enumerate(STANDARD_LEADS) if lead not in self.missing_leads]
+        lo, hi = np.percentile(self.signal[present], [0.5, 99.5], axis=1)
+        spread = hi - lo
+        flat = [STANDARD_LEADS[i] for i, s in zip(present, np.ptp(self.signal[present], axis=1)) if s < FLAT_RANGE]
+        if len(flat) == len(present):
+            raise RecordError(self.path, "all leads are flat (no signal)")
+        if flat:
+            self.warnings.append(f"flat lead(s): {', '.join(flat)}")
+        if self.missing_leads:
+            self.warnings.append(f"missing lead(s), zero-filled: {', '.join(self.missing_leads)}")
+        if self.units == "mV":
+            largest = float(spread.max())
+            if largest > MAX_PLAUSIBLE_MV:
+                raise RecordError(self.path, f"implausible amplitude: {largest:.3g} mV peak-to-peak "
+                                  "(wrong units? µV stored as mV?)")
+            if largest < MIN_PLAUSIBLE_MV:
+                raise RecordError(self.path, f"implausible amplitude: {largest:.3g} mV peak-to-peak "
+                                  "(wrong units? volts stored as mV?)")
+
+    @property
+    def seconds(self) -> float:
+        return self.signal.shape[1] / self.fs
+
+
+def to_millivolts(signal: np.ndarray, units: str, path: str | Path) -> tuple[np.ndarray, str]:
+    """Scale a signal given in `units` to mV (NU stays NU). Unknown units are an error."""
+    key = units.strip().replace("μ", "u").replace("µ", "u").lower()
+    scale = {"mv": 1.0, "uv": 1e-3, "v": 1e3}.get(key)
+    if scale is not None:
+        return signal * scale, "mV"
+    if key == "nu":
+        return signal, "NU"
+    raise RecordError(path, f"unsupported units {units!r} (expected mV, µV, V or NU)")
+
+
+def arrange_leads(signal: np.ndarray, names: list[str], path: str | Path,
+                  allow_missing_leads: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Reorder named rows into STANDARD_LEADS; missing leads are an error unless allowed."""
+    rows: dict[str, int] = {}
+    for i, name in enumerate(names):
+        std = standard_lead_name(name)
+        if std is not None and std not in rows:
+            rows[std] = i
+    missing = tuple(lead for lead in STANDARD_LEADS if lead not in rows)
+    if len(missing) == len(STANDARD_LEADS):
+        raise RecordError(path, f"no standard ECG lead names found (got {names[:12]})")
+    if missing and not allow_missing_leads:
+        raise RecordError(path, f"wrong lead count: missing lead(s) {', '.join(missing)} "
+                          f"({len(rows)} of 12 present)")
+    out = np.zeros((len(STANDARD_LEADS), signal.shape[1]), dtype=np.float32)
+    for j, lead in enumerate(STANDARD_LEADS):
+        if lead in rows:
+            out[j] = signal[rows[lead]]
+    return out, missing

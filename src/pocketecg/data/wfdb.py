@@ -1,0 +1,90 @@
+"""PhysioNet/CinC WFDB records: a `.hea` header with `.mat` or `.dat` signal files.
+
+Every signal format wfdb-python reads is accepted (16, 212, 516/FLAC, the CinC `.mat`
+wrapper...). Labels come from the `#Dx:` comment, as SNOMED-CT codes or CPSC text names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from pocketecg import labels as L
+from pocketecg.data.record import Record, RecordError, arrange_leads, to_millivolts
+
+
+def record_base(path: str | Path) -> Path:
+    """`x/A0001.hea`, `x/A0001.mat` or `x/A0001` -> `x/A0001` (what wfdb expects)."""
+    path = Path(path)
+    return path.with_suffix("") if path.suffix.lower() in {".hea", ".mat", ".dat"} else path
+
+
+def read_header_comments(path: str | Path) -> list[str]:
+    base = record_base(path)
+    try:
+        return wfdb.rdheader(str(base)).comments
+    except Exception as exc:
+        raise RecordError(base.with_suffix(".hea"), f"unreadable WFDB header ({exc})") from None
+
+
+def read_wfdb_signal(path: str | Path, allow_missing_leads: bool = False) -> tuple[np.ndarray, float, str, tuple, list[str]]:
+    """-> (signal 12 x N in STANDARD_LEADS order, fs, units, missing leads, header comments)."""
+    base = record_base(path)
+    header = base.with_suffix(".hea")
+    if not header.is_file():
+        raise RecordError(header, "WFDB header (.hea) not found")
+    try:
+        rec = wfdb.rdrecord(str(base), physical=True)
+    except Exception as exc:  # wfdb raises many types for broken headers and signal files
+        raise RecordError(header, f"corrupt or truncated WFDB record ({exc.__class__.__name__}: {exc})") from None
+    sig = rec.p_signal
+    if sig is None or sig.ndim != 2 or sig.shape[0] == 0:
+        raise RecordError(header, "WFDB record has no samples")
+    expected = rec.sig_len
+    if expected and sig.shape[0] != expected:
+        raise RecordError(header, f"truncated signal: {sig.shape[0]} of {expected} samples")
+    units = {u.strip().lower() for u in rec.units or ["mV"]}
+    if len(units) != 1:
+        raise RecordError(header, f"leads use different units: {sorted(units)}")
+    signal, unit = to_millivolts(sig.T.astype(np.float64), units.pop(), header)
+    signal, missing = arrange_leads(signal, list(rec.sig_name), header, allow_missing_leads)
+    return signal, float(rec.fs), unit, missing, list(rec.comments)
+
+
+def header_fields(comments: list[str]) -> dict[str, str]:
+    """'#Dx: 164889003,59118001' -> {'dx': '164889003,59118001'}."""
+    out = {}
+    for line in comments:
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+_CINC_PREFIXES = (("A", "cpsc2018_wfdb"), ("Q", "cinc_cpsc_extra"), ("E", "cinc_georgia"),
+                  ("HR", "cinc_ptbxl"), ("S", "cinc_ptb"), ("I", "cinc_incart"))
+
+
+def cinc_source(record_id: str) -> str:
+    """The CinC 2020/2021 database a record belongs to, from its name."""
+    m = re.fullmatch(r"JS(\d+)", record_id)
+    if m:  # Chapman-Shaoxing is JS00001-JS10646; Ningbo follows
+        return "cinc_chapman_shaoxing" if int(m.group(1)) <= 10646 else "cinc_ningbo"
+    for prefix, source in _CINC_PREFIXES:
+        if re.fullmatch(prefix + r"\d+", record_id):
+            return source
+    return "wfdb"
+
+
+def read_wfdb(path: str | Path, allow_missing_leads: bool = False) -> Record:
+    base = record_base(path)
+    signal, fs, units, missing, comments = read_wfdb_signal(base, allow_missing_leads)
+    fields = header_fields(comments)
+    labels = L.from_dx(fields["dx"].split(",")) if fields.get("dx") else None
+    meta = {k: fields[k] for k in ("age", "sex") if k in fields}
+    return Record(signal=signal, fs=fs, record_id=base.name, source=cinc_source(base.name),
+                  path=str(base.with_suffix(".hea")), units=units, labels=labels,
+                  missing_leads=missing, meta=meta)
