@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import scipy.io
 import wfdb
 
 from pocketecg import labels as L
@@ -41,6 +42,8 @@ def read_wfdb_signal(path: str | Path, allow_missing_leads: bool = False) -> tup
     except Exception as exc:  # wfdb raises many types for broken headers and signal files
         raise RecordError(header, f"corrupt or truncated WFDB record ({exc.__class__.__name__}: {exc})") from None
     sig = rec.p_signal
+    if any(name.lower().endswith(".mat") for name in rec.file_name or []):
+        sig = _physical_from_mat(base, rec)
     if sig is None or sig.ndim != 2 or sig.shape[0] == 0:
         raise RecordError(header, "WFDB record has no samples")
     expected = rec.sig_len
@@ -52,6 +55,26 @@ def read_wfdb_signal(path: str | Path, allow_missing_leads: bool = False) -> tup
     signal, unit = to_millivolts(sig.T.astype(np.float64), units.pop(), header)
     signal, missing = arrange_leads(signal, list(rec.sig_name), header, allow_missing_leads)
     return signal, float(rec.fs), unit, missing, list(rec.comments)
+
+
+def _physical_from_mat(base: Path, rec) -> np.ndarray:
+    """CinC `.mat` signal files: take `val` from the MAT file itself, not from a fixed byte offset.
+
+    wfdb reads these as format 16 at byte offset 24, which is right only for MATLAB v4 files; a v5
+    file with the same header would decode to plausible-looking garbage. scipy reads both.
+    """
+    mat_path = base.with_suffix(".mat")
+    try:
+        val = np.asarray(scipy.io.loadmat(str(mat_path))["val"], dtype=np.float64)
+    except Exception as exc:
+        raise RecordError(mat_path, f"corrupt or truncated .mat file ({exc.__class__.__name__}: {exc})") from None
+    if val.shape != (rec.n_sig, rec.sig_len):
+        raise RecordError(mat_path, f"'val' has shape {val.shape}, the header says {rec.n_sig} x {rec.sig_len}")
+    gain = np.asarray(rec.adc_gain, dtype=np.float64)[:, None]
+    baseline = np.asarray(rec.baseline, dtype=np.float64)[:, None]
+    if np.any(gain == 0):
+        raise RecordError(base.with_suffix(".hea"), "a lead has ADC gain 0")
+    return ((val - baseline) / gain).T
 
 
 def header_fields(comments: list[str]) -> dict[str, str]:

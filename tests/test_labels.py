@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from pocketecg import labels as L
+
+
+def test_presets():
+    assert L.PRESETS["six"] == ("SNR", "AF", "IAVB", "LBBB", "RBBB", "STD")
+    assert L.PRESETS["cpsc9"] == L.CLASSES and len(L.CLASSES) == 9
+    with pytest.raises(ValueError, match="unknown label preset"):
+        L.preset_classes("seven")
+
+
+def test_normal_rule_is_exclusive():
+    assert L.finalise([], normal_evidence=True) == {"SNR"}
+    assert L.finalise(["RBBB"], normal_evidence=True) == {"RBBB"}
+    assert L.finalise(["PVC"], normal_evidence=True) == {"PVC"}  # also outside `six`: not a normal ECG
+    assert L.finalise([], normal_evidence=False) == frozenset()
+
+
+def test_cpsc_codes():
+    assert L.from_cpsc_codes([1]) == {"SNR"}
+    assert L.from_cpsc_codes([2, 5]) == {"AF", "RBBB"}
+    assert L.from_cpsc_codes([6, 6]) == {"PAC"}  # A0953 lists PAC twice
+
+
+def test_cinc_sinus_rhythm_counts_as_normal_only_alone():
+    assert L.from_dx(["426783006"]) == {"SNR"}
+    assert L.from_dx(["426783006", "59118001"]) == {"RBBB"}
+    assert L.from_dx(["426783006", "39732003"]) == {"SNR"}  # left axis deviation is not one of the nine
+    assert L.from_dx(["713427006"]) == {"RBBB"} and L.from_dx(["733534002"]) == {"LBBB"}
+    assert L.from_dx(["164884008"]) == {"PVC"}
+    assert L.from_dx(["Normal"]) == {"SNR"} and L.from_dx(["I-AVB", "STD"]) == {"IAVB", "STD"}
+
+
+def test_ptbxl_likelihood_rules():
+    assert L.from_ptbxl({"NORM": 100.0, "SR": 0.0}) == {"SNR"}
+    assert L.from_ptbxl({"SR": 0.0}) == frozenset()  # sinus rhythm alone is not "normal ECG"
+    assert L.from_ptbxl({"NORM": 0.0}) == frozenset()  # diagnostic statements need likelihood > 0
+    assert L.from_ptbxl({"AFIB": 0.0, "CRBBB": 100.0}) == {"AF", "RBBB"}  # rhythm/form count when present
+    assert L.from_ptbxl({"AFIB": 0.0}, strict_likelihood=True) == frozenset()
+    assert L.from_ptbxl({"NORM": 80.0, "1AVB": 50.0}) == {"IAVB"}
+
+
+def test_to_vector():
+    v = L.to_vector({"AF", "STD"}, L.PRESETS["six"])
+    assert v.dtype == np.float32 and v.tolist() == [0, 1, 0, 0, 0, 1]
