@@ -137,6 +137,40 @@ def download(dataset: Annotated[str, typer.Argument(help="cpsc2018 or ptbxl")],
     print(f"{dataset} ready in {folder}; next: pocketecg data check --data {folder}")
 
 
+@app.command()
+@user_errors
+def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+           classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
+           fs: Annotated[int, typer.Option(help="Sampling rate for the 10-s input (Hz).")] = 250,
+           latency: Annotated[bool, typer.Option(help="Also time every model side by side (CPU, 1 thread).")] = False):
+    """Parameters, multiply-accumulates for one 10-s record, and fp32 size of every registered model."""
+    import torch
+
+    from pocketecg.models import create_model, list_models
+    from pocketecg.models.profile import latency_ms, profile
+
+    samples = 10 * fs
+    rows = []
+    x = torch.randn(1, 12, samples)
+    torch.set_num_threads(1)
+    for name in list_models():
+        model = create_model(name, len(L.preset_classes(classes))).eval()
+        row = profile(name, model, samples).to_dict()
+        if latency:
+            with torch.no_grad():
+                row["latency_ms_torch"] = round(latency_ms(lambda: model(x), warmup=5, runs=50), 2)
+        rows.append(row)
+    if as_json:
+        print(json.dumps({"input": f"1 x 12 x {samples} (10 s at {fs} Hz)", "models": rows}, indent=2))
+        return
+    table = Table("model", "params", "MACs (10 s)", "fp32 size", *(["latency (ms, 1 thread)"] if latency else []),
+                  title=f"models (input 12 x {samples}: 10 s at {fs} Hz, {classes} classes)")
+    for r in rows:
+        table.add_row(r["name"], f"{r['params'] / 1e6:.3f} M", f"{r['macs'] / 1e6:.1f} M",
+                      f"{r['size_fp32_bytes'] / 2**20:.2f} MiB", *([f"{r['latency_ms_torch']:.2f}"] if latency else []))
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

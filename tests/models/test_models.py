@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from pocketecg.cli import app
+from pocketecg.export import export_onnx, max_abs_difference
+from pocketecg.models import create_model, list_models
+from pocketecg.models.profile import count_macs, count_params
+
+ALL = ["lite", "resnet1d18", "seresnet18", "alexnet1d", "squeezenet1d"]
+
+
+def test_registry_lists_every_model():
+    assert list_models() == ALL
+    with pytest.raises(ValueError, match="unknown model"):
+        create_model("vgg", 6)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_output_shape_for_any_batch_and_length(name):
+    model = create_model(name, num_classes=6).eval()
+    with torch.no_grad():
+        for batch, length in [(1, 1000), (3, 2500), (2, 5000), (1, 7500)]:
+            assert model(torch.randn(batch, 12, length)).shape == (batch, 6)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_eval_mode_is_deterministic(name):
+    model = create_model(name, num_classes=9).eval()
+    x = torch.randn(2, 12, 2500)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_backward_pass_reaches_every_parameter(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=6).train()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.randn(4, 12, 2500)), torch.ones(4, 6))
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_parameter_bounds_and_cost_ratio():
+    lite, ref = create_model("lite", 6), create_model("resnet1d18", 6)
+    assert count_params(lite) <= 1_000_000
+    assert abs(count_params(ref) - 8.74e6) / 8.74e6 < 0.05
+    assert count_params(ref) / count_params(lite) >= 8
+    assert count_macs(ref, 2500) / count_macs(lite, 2500) >= 5
+
+
+def test_squeezenet_logits_can_be_negative():
+    """The reference SqueezeNet ended in ReLU, so sigmoid(logit) >= 0.5 always; ours is real logits."""
+    torch.manual_seed(0)
+    model = create_model("squeezenet1d", 6).eval()
+    with torch.no_grad():
+        model.classifier[-1].bias.fill_(-5.0)
+        assert (model(torch.randn(2, 12, 2500)) < 0).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_onnx_export_dynamic_batch_and_length_parity(name, tmp_path):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=6).eval()
+    path = export_onnx(model, tmp_path / f"{name}.onnx")
+    rng = np.random.default_rng(0)
+    for batch, length in [(1, 1000), (3, 7500)]:
+        x = rng.standard_normal((batch, 12, length)).astype(np.float32)
+        assert max_abs_difference(model, path, x) < 1e-4
+
+
+def test_models_cli_json():
+    result = CliRunner().invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    by_name = {m["name"]: m for m in report["models"]}
+    assert set(by_name) == set(ALL) and by_name["lite"]["samples"] == 2500
+    assert by_name["resnet1d18"]["size_fp32_bytes"] > 30e6 and by_name["lite"]["macs"] > 0
