@@ -139,6 +139,65 @@ def download(dataset: Annotated[str, typer.Argument(help="cpsc2018 or ptbxl")],
 
 @app.command()
 @user_errors
+def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg models`).")] = "lite",
+          classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
+          cache: Annotated[Path, typer.Option(help="Prepared cache folder.")] = Path("cache/shared"),
+          out: Annotated[Path | None, typer.Option(help="Run directory (default runs/MODEL).")] = None,
+          epochs: Annotated[int, typer.Option(help="Most epochs to run.")] = 40,
+          batch_size: Annotated[int, typer.Option(help="Batch size per process.")] = 32,
+          lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
+          loss: Annotated[str, typer.Option(help="bce, bce_weighted or focal.")] = "bce_weighted",
+          augment: Annotated[str, typer.Option(help="Comma-separated augmentations, or 'none'.")] =
+          "scale,noise,wander,crop,lead_dropout",
+          patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better val macro-F1.")] = 10,
+          seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+          device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+          num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
+          model_kwargs: Annotated[str, typer.Option(help="JSON of extra model arguments.")] = "{}",
+          resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False):
+    """Train a model; epochs and thresholds are chosen on the validation split only."""
+    from pocketecg.train import TrainConfig
+    from pocketecg.train import train as run_train
+
+    config = TrainConfig(cache=str(cache), out=str(out or Path("runs") / model), model=model, classes=classes,
+                         epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, patience=patience, seed=seed,
+                         augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
+                         num_workers=num_workers, model_kwargs=json.loads(model_kwargs))
+    run_train(config, resume=resume, log=lambda m: console.print(m, highlight=False))
+
+
+@app.command()
+@user_errors
+def evaluate(run: Annotated[Path, typer.Argument(help="Run directory written by `pocketecg train`.")],
+             split: Annotated[str, typer.Option(help="test or val.")] = "test",
+             cache: Annotated[Path | None, typer.Option(help="Cache folder (default: the one it was trained on).")] = None,
+             bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the 95 % intervals.")] = 1000,
+             as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False):
+    """Per-class F1/precision/recall/AUROC/AUPRC, macro-F1 with 95 % CIs, plots; writes metrics.json."""
+    from pocketecg.evaluate import evaluate_run
+
+    result = evaluate_run(run, split, cache, bootstrap)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    ci = result["ci95"]
+    table = Table("class", "n", "F1", "95 % CI", "precision", "recall", "AUROC", "AUPRC", "threshold",
+                  title=f"{result['model']} on {split} ({result['records']} records)")
+    for j, c in enumerate(result["classes"]):
+        s = result["per_class"][c]
+        lo, hi = ci["f1"][j] if ci else (float("nan"), float("nan"))
+        table.add_row(c, str(s["positives"]), f"{s['f1']:.3f}", f"{lo:.2f}-{hi:.2f}", f"{s['precision']:.3f}",
+                      f"{s['recall']:.3f}", f"{s['auroc']:.3f}", f"{s['auprc']:.3f}", f"{s['threshold']:.2f}")
+    console.print(table)
+    lo, hi = ci["macro_f1"] if ci else (float("nan"), float("nan"))
+    print(f"macro-F1 {result['macro_f1']:.4f} (95 % CI {lo:.3f}-{hi:.3f}), macro-AUROC {result['macro_auroc']:.4f}")
+    if "cpsc2018" in result:
+        s = result["cpsc2018"]
+        print("CPSC 2018: " + ", ".join(f"{k} {s[k]:.3f}" for k in ("F_AF", "F_Block", "F_PC", "F_ST", "F1")))
+
+
+@app.command()
+@user_errors
 def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
            classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
            fs: Annotated[int, typer.Option(help="Sampling rate for the 10-s input (Hz).")] = 250,

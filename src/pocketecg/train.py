@@ -1,0 +1,334 @@
+"""The training loop: short and readable (after nanoGPT's), DDP when `torchrun` starts it.
+
+    pocketecg train --model lite --classes six --cache CACHE --out runs/lite
+    torchrun --nproc_per_node 2 -m pocketecg.cli train ...     (DistributedDataParallel, gloo on CPU)
+
+- Epoch choice and thresholds come from the validation split only; the test split is never read here.
+- A checkpoint is written after every epoch; `--resume` continues a killed run. Every epoch reseeds
+  its shuffling, augmentation and dropout from (seed, epoch), so a resumed run ends with the same
+  weights and metrics as an uninterrupted one.
+- The run directory holds everything needed to use the model: model.pt (state_dict), config.json
+  (model, classes, preprocessing, thresholds, split hash, seed, versions), history.csv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from pocketecg import __version__
+from pocketecg import labels as L
+from pocketecg.augment import AUGMENTATIONS, apply_augmentations
+from pocketecg.cache import PreparedCache, PreparedDataset
+from pocketecg.metrics import choose_thresholds, macro_f1
+from pocketecg.models import create_model
+
+CHECKPOINT = "checkpoint.pt"
+MODEL_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+
+
+@dataclass
+class TrainConfig:
+    cache: str
+    out: str
+    model: str = "lite"
+    classes: str = "six"
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 2
+    loss: str = "bce_weighted"  # bce | bce_weighted | focal
+    augment: tuple[str, ...] = ("scale", "noise", "wander", "crop", "lead_dropout")
+    patience: int = 10  # epochs without a better validation macro-F1 before stopping
+    seed: int = 0
+    device: str = "cpu"
+    num_workers: int = 0
+    model_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        L.preset_classes(self.classes)
+        unknown = set(self.augment) - set(AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; choose from {sorted(AUGMENTATIONS)}")
+        if self.loss not in ("bce", "bce_weighted", "focal"):
+            raise ValueError(f"unknown loss {self.loss!r}; choose bce, bce_weighted or focal")
+        self.augment = tuple(self.augment)
+
+
+# ---------------------------------------------------------------- distributed helpers
+def ddp_setup() -> tuple[int, int]:
+    """(rank, world size). torchrun sets WORLD_SIZE; a plain run is rank 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def broadcast_flag(flag: bool, world: int) -> bool:
+    if world == 1:
+        return flag
+    t = torch.tensor([int(flag)])
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+# ---------------------------------------------------------------- data
+class WindowBatches(torch.utils.data.Dataset):
+    """Item i is the i-th batch of precomputed indices: one sorted gather from the memmap."""
+
+    def __init__(self, dataset: PreparedDataset, batches: list[np.ndarray]):
+        self.dataset, self.batches = dataset, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int):
+        x, y = self.dataset.batch(self.batches[i])
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int, world: int) -> list[np.ndarray]:
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order = order[rank::world]  # each rank its own shard of the same permutation
+    usable = len(order) // batch_size * batch_size or len(order)  # drop the ragged tail (BatchNorm)
+    return [order[i:i + batch_size] for i in range(0, usable, batch_size)]
+
+
+# ---------------------------------------------------------------- loss
+def make_loss(kind: str, targets: np.ndarray, device: torch.device):
+    positives = targets.sum(axis=0)
+    pos_weight = torch.tensor(np.clip((len(targets) - positives) / np.maximum(positives, 1), 1.0, 30.0),
+                              dtype=torch.float32, device=device)
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(logits, y)
+        if kind == "bce_weighted":  # weight positives by the class's negative/positive ratio
+            return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+        p = torch.sigmoid(logits)  # focal loss, gamma 2, alpha 0.25 (Lin et al. 2017)
+        ce = F.binary_cross_entropy_with_logits(logits, y, reduction="none")
+        pt = p * y + (1 - p) * (1 - y)
+        alpha = 0.25 * y + 0.75 * (1 - y)
+        return (alpha * (1 - pt) ** 2 * ce).mean()
+
+    return loss
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up, then cosine decay to 1 % of the base rate."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+# ---------------------------------------------------------------- record-level scoring
+@torch.no_grad()
+def window_probabilities(model: nn.Module, windows: np.ndarray, device: torch.device, batch_size: int = 64) -> np.ndarray:
+    model.eval()
+    out = []
+    for i in range(0, len(windows), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size])).to(device)
+        out.append(torch.sigmoid(model(x).float()).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def aggregate_windows(records: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Record-level probability = mean over the record's windows (all of them; documented in docs/results.md)."""
+    keys, inverse = np.unique(records, return_inverse=True)
+    sums = np.zeros((len(keys), probs.shape[1]))
+    np.add.at(sums, inverse, probs)
+    return keys, sums / np.bincount(inverse)[:, None]
+
+
+def record_probabilities(model: nn.Module, dataset: PreparedDataset, device: torch.device):
+    """-> (record ids, record targets, record probabilities) for every record of the dataset's split."""
+    windows = dataset.cache.windows[np.sort(dataset.window_index)]
+    order = np.argsort(dataset.window_index)
+    probs = window_probabilities(model, windows, device)
+    keys, p = aggregate_windows(dataset.records[order], probs)
+    first = {}
+    for rec, target in zip(dataset.records, dataset.targets):
+        first.setdefault(rec, target)
+    y = np.stack([first[k] for k in keys]) if len(keys) else np.zeros((0, len(dataset.classes)))
+    return keys, y, p
+
+
+# ---------------------------------------------------------------- checkpoints
+def versions() -> dict:
+    import numpy
+    return {"pocketecg": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # a kill during the write leaves the previous checkpoint intact
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+# ---------------------------------------------------------------- the loop
+def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epochs: int | None = None) -> Path:
+    """Train and write the run directory; returns it. `stop_after_epochs` ends the process's work early
+    (exactly as a kill right after that epoch's checkpoint; used to test resuming)."""
+    rank, world = ddp_setup()
+    device = torch.device(config.device if config.device != "cuda" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    out = Path(config.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    classes = L.preset_classes(config.classes)
+    cache = PreparedCache(config.cache)
+    train_set = PreparedDataset(cache, "train", classes)
+    val_set = PreparedDataset(cache, "val", classes)
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ValueError(f"{config.cache}: the cache needs labelled train and val records")
+
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, len(classes), **config.model_kwargs).to(device)
+    if world > 1:
+        model = DistributedDataParallel(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = make_loss(config.loss, train_set.targets, device)
+    steps_per_epoch = len(epoch_batches(len(train_set), config.batch_size, config.seed, 0, rank, world))
+    total_steps = steps_per_epoch * config.epochs
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+    start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1, "state": None, "bad_epochs": 0}
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.is_file():
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["config"] != asdict(config) | {"augment": list(config.augment)}:
+            raise ValueError(f"{ckpt_path}: was made with other settings; resume with the same ones or use a new --out")
+        unwrap(model).load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
+        log(f"resuming {out} after epoch {start_epoch}")
+
+    stop = best["bad_epochs"] >= config.patience
+    for epoch in range(start_epoch, config.epochs):
+        if stop:
+            break
+        t0 = time.perf_counter()
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout draws
+        g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)  # augmentation draws
+        batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch, rank, world)
+        loader = torch.utils.data.DataLoader(WindowBatches(train_set, batches), batch_size=None, shuffle=False,
+                                             num_workers=config.num_workers)
+        model.train()
+        losses = []
+        for step_in_epoch, (x, y) in enumerate(loader):
+            step = epoch * steps_per_epoch + step_in_epoch
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total_steps, config.warmup_epochs * steps_per_epoch, config.lr)
+            x = apply_augmentations(x.to(device), config.augment, g, cache.settings.fs)
+            with amp:
+                loss = loss_fn(model(x).float(), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            losses.append(loss.item())
+        train_seconds = time.perf_counter() - t0
+
+        score = float("nan")
+        if rank == 0:
+            _, y_val, p_val = record_probabilities(unwrap(model), val_set, device)
+            score = macro_f1(y_val, p_val >= choose_thresholds(y_val, p_val))
+            if score > best["score"]:
+                best = {"score": score, "epoch": epoch, "bad_epochs": 0,
+                        "state": {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}}
+            else:
+                best["bad_epochs"] += 1
+            row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_macro_f1": score,
+                   "lr": optimizer.param_groups[0]["lr"], "train_seconds": round(train_seconds, 2),
+                   "epoch_seconds": round(time.perf_counter() - t0, 2)}
+            history.append(row)
+            log(f"epoch {epoch + 1:3d}/{config.epochs}  loss {row['train_loss']:.4f}  val macro-F1 {score:.4f}"
+                f"  {row['epoch_seconds']:.1f} s" + ("  *" if best["epoch"] == epoch else ""))
+            save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
+                            epoch=epoch, history=history, best=best,
+                            config=asdict(config) | {"augment": list(config.augment)})
+        stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world)
+        if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
+            return out
+
+    if rank == 0:
+        finish_run(config, unwrap(model), best, history, val_set, cache, device, log)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return out
+
+
+def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list, val_set: PreparedDataset,
+               cache: PreparedCache, device: torch.device, log) -> None:
+    """Best epoch's weights + thresholds chosen on validation -> model.pt, config.json, history.csv."""
+    out = Path(config.out)
+    model.load_state_dict(best["state"])
+    _, y_val, p_val = record_probabilities(model, val_set, device)
+    thresholds = choose_thresholds(y_val, p_val)
+    torch.save(model.state_dict(), out / MODEL_FILE)
+    classes = L.preset_classes(config.classes)
+    run_config = {
+        "model": config.model,
+        "model_kwargs": config.model_kwargs,
+        "classes": list(classes),
+        "label_preset": config.classes,
+        "thresholds": {c: float(t) for c, t in zip(classes, thresholds)},
+        "preprocessing": cache.settings.to_dict(),
+        "window_aggregation": "mean",
+        "cache": str(Path(config.cache).resolve()),
+        "split_manifest_sha256": cache.manifest_sha256,
+        "seed": config.seed,
+        "best_epoch": best["epoch"] + 1,
+        "epochs_run": len(history),
+        "val_macro_f1": best["score"],
+        "train_seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])),
+        "train_config": asdict(config) | {"augment": list(config.augment)},
+        "versions": versions(),
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(run_config, indent=2))
+    with open(out / HISTORY_FILE, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    log(f"best epoch {best['epoch'] + 1} (val macro-F1 {best['score']:.4f}); thresholds "
+        + ", ".join(f"{c} {t:.2f}" for c, t in zip(classes, thresholds)) + f"; run saved in {out}")
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
+    """A run directory -> (model in eval mode, config). Weights are loaded with weights_only=True."""
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / CONFIG_FILE).read_text())
+        state = torch.load(run_dir / MODEL_FILE, map_location=device, weights_only=True)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{run_dir}: not a finished run directory ({exc})") from None
+    model = create_model(config["model"], len(config["classes"]), **config.get("model_kwargs", {}))
+    model.load_state_dict(state)
+    return model.to(device).eval(), config
