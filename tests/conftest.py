@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import ecg_files as F  # noqa: E402
 
+TINY_MODEL = {"widths": [8, 16, 16, 32], "se_reduction": None}  # a lite small enough to train in seconds
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -41,3 +42,14 @@ def synthetic_corpus(tmp_path_factory) -> Path:
                  lead_names=F.LOWER_LEADS)
     F.write_csv(root / "user" / "mine.csv", F.signal("SNR", seed=8), fs=500)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(synthetic_corpus, tmp_path_factory) -> Path:
+    """The synthetic corpus prepared at 100 Hz in 5-s windows: trains in seconds."""
+    from pocketecg.cache import prepare
+    from pocketecg.preprocess import PreprocessSettings
+
+    out = tmp_path_factory.mktemp("tiny_cache")
+    prepare([synthetic_corpus], out, PreprocessSettings(fs=100, window_seconds=5, stride_seconds=5), workers=2)
+    return out

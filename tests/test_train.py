@@ -18,14 +18,7 @@ from pocketecg.evaluate import evaluate_run
 from pocketecg.preprocess import PreprocessSettings
 from pocketecg.train import TrainConfig, load_run, train
 
-TINY_MODEL = {"widths": [8, 16, 16, 32], "se_reduction": None}
-
-
-@pytest.fixture(scope="session")
-def tiny_cache(synthetic_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny_cache")
-    prepare([synthetic_corpus], out, PreprocessSettings(fs=100, window_seconds=5, stride_seconds=5), workers=2)
-    return out
+from conftest import TINY_MODEL
 
 
 def tiny_config(cache, out, **kw):

@@ -198,6 +198,33 @@ def evaluate(run: Annotated[Path, typer.Argument(help="Run directory written by 
 
 @app.command()
 @user_errors
+def compare(models: Annotated[str, typer.Option(help="Comma-separated model names.")] =
+            "lite,resnet1d18,seresnet18,alexnet1d,squeezenet1d",
+            classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
+            cache: Annotated[Path, typer.Option(help="Prepared cache folder.")] = Path("cache/shared"),
+            out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/compare"),
+            runs: Annotated[Path | None, typer.Option(help="Where runs live (default runs/compare-CLASSES).")] = None,
+            epochs: Annotated[int, typer.Option(help="Most epochs per model.")] = 40,
+            patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 10,
+            seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+            bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the CIs.")] = 1000):
+    """Train (or reuse) every model on the same split, score all on the same test records, one report."""
+    from pocketecg.compare import compare as run_compare
+    from pocketecg.train import TrainConfig
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    base = TrainConfig(cache=str(cache), out="", classes=classes, epochs=epochs, patience=patience, seed=seed)
+    command = "pocketecg " + " ".join(sys.argv[1:])
+    report = run_compare(names, classes, cache, out, runs, base, bootstrap, command,
+                         log=lambda m: console.print(m, highlight=False))
+    for name, r in report["models"].items():
+        print(f"{name:14s} macro-F1 {r['macro_f1']:.3f}  params {r['params'] / 1e6:.2f} M  "
+              f"onnx {r['latency_ms_onnx']:.2f} ms  int8 {r['size_int8_bytes'] / 1e6:.2f} MB")
+    print(f"report: {out / 'report.md'}, {out / 'report.html'}, {out / 'results.json'}")
+
+
+@app.command()
+@user_errors
 def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
            classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
            fs: Annotated[int, typer.Option(help="Sampling rate for the 10-s input (Hz).")] = 250,

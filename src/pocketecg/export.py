@@ -63,3 +63,40 @@ def onnx_bytes(path: str | Path) -> int:
     return Path(path).stat().st_size
 
 
+
+
+def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.ndarray) -> Path:
+    """Static int8 quantization (QDQ, per-channel weights) calibrated on preprocessed windows.
+
+    Calibration data should come from the training or validation split, never the test split.
+    """
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Windows(CalibrationDataReader):
+        def __init__(self, data: np.ndarray):
+            self.items = iter(data[i:i + 1].astype(np.float32) for i in range(len(data)))
+
+        def get_next(self):
+            item = next(self.items, None)
+            return None if item is None else {INPUT_NAME: item}
+
+    out_path = Path(out_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(out_path), Windows(calibration), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    _copy_metadata(fp32_path, out_path)
+    return out_path
+
+
+def _copy_metadata(src: str | Path, dst: str | Path) -> None:
+    import onnx
+
+    source, target = onnx.load(str(src)), onnx.load(str(dst))
+    del target.metadata_props[:]
+    target.metadata_props.extend(source.metadata_props)
+    onnx.save_model(target, str(dst))

@@ -1,0 +1,62 @@
+"""Ablation of the `lite` design and of the training choices, scored on the VALIDATION split only.
+
+    python benchmarks/ablate_lite.py --cache cache/shared --runs runs/ablation --worker 0 --workers 2
+
+Each variant is a full `pocketecg train` run (same seed, same split); finished runs are reused, so the
+script can be stopped and restarted. Results: benchmarks/results/ablation.json (params, MACs at 10 s,
+single-thread latency, best validation macro-F1, epochs). The test split is not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+VARIANTS: dict[str, dict] = {
+    # architecture (training: bce_weighted + all augmentations)
+    "A_w64-256_k9_se_stem2": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 2}},
+    "B_w64-256_k9_se_stem4": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}},
+    "C_w32-256_k9_se_stem4": {"model_kwargs": {"widths": [32, 64, 128, 256], "stem_stride": 4}},
+    "D_w64-256_k9_nose_stem4": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4, "se_reduction": None}},
+    "E_w48-256_k7_se_stem4": {"model_kwargs": {"widths": [48, 96, 160, 256], "stem_stride": 4, "kernel_size": 7}},
+    # training choices (on B)
+    "F_B_focal": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "loss": "focal"},
+    "G_B_no_augment": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "augment": ()},
+    "H_B_bce": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "loss": "bce"},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", default="cache/shared")
+    ap.add_argument("--runs", default="runs/ablation")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--worker", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--only", nargs="*")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    from pocketecg.train import TrainConfig, train
+
+    names = [n for n in VARIANTS if not args.only or n in args.only]
+    for i, name in enumerate(names):
+        if i % args.workers != args.worker:
+            continue
+        out = Path(args.runs) / name
+        if (out / "config.json").is_file():
+            continue
+        config = TrainConfig(cache=args.cache, out=str(out), model="lite", epochs=args.epochs, patience=args.epochs,
+                             **VARIANTS[name])
+        t0 = time.time()
+        train(config, resume=True, log=lambda m, n=name: print(f"[{n}] {m}", flush=True))
+        print(f"[{name}] done in {time.time() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
