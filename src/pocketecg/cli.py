@@ -225,6 +225,70 @@ def compare(models: Annotated[str, typer.Option(help="Comma-separated model name
 
 @app.command()
 @user_errors
+def export(run: Annotated[Path, typer.Argument(help="Run directory written by `pocketecg train`.")],
+           out: Annotated[Path, typer.Option(help="ONNX file to write.")],
+           format: Annotated[str, typer.Option("--format", help="onnx (fp32) or onnx-int8.")] = "onnx"):
+    """Export one self-contained ONNX file (dynamic batch and length, metadata inside) and check parity."""
+    from pocketecg.export import export_run
+
+    report = export_run(run, out, format)
+    print(f"wrote {report['file']} ({report['size_bytes'] / 1e6:.2f} MB)")
+    print(f"parity on {report['validation_windows']} validation windows: max |torch - onnx fp32| "
+          f"{report['max_abs_diff_fp32']:.2e}")
+    if format == "onnx-int8":
+        print(f"int8: max |logit difference| {report['max_abs_diff_int8_logits']:.3f}; label agreement with torch "
+              f"on the validation split {report['label_agreement_val']:.2%} (class decisions), "
+              f"{report['record_agreement_val']:.2%} (whole records)")
+        if report["label_agreement_val"] < 0.99:
+            raise UserError(f"int8 label agreement {report['label_agreement_val']:.2%} is below 99 %; use --format onnx")
+
+
+@app.command()
+@user_errors
+def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .mat, .dat, .csv, .npy).")],
+            model: Annotated[Path, typer.Option(help="A run directory or an exported .onnx file.")],
+            as_json: Annotated[bool, typer.Option("--json", help="One JSON object per record per line.")] = False,
+            fs: Annotated[float | None, typer.Option(help="Sampling rate for .npy/CSV files without one.")] = None,
+            allow_missing_leads: Annotated[bool, typer.Option(help="Zero-fill missing leads (flagged).")] = False):
+    """Classify ECG files. Bad files are reported and skipped; the exit status is 1 if any failed."""
+    from pocketecg.data.record import RecordError
+    from pocketecg.data.scan import ReadOptions
+    from pocketecg.predict import Predictor
+
+    predictor = Predictor.from_path(model)
+    options = ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads)
+    failed = 0
+    with _progress() as bar:
+        task = bar.add_task("classifying", total=len(files))
+        for path in files:
+            try:
+                result = predictor.predict_file(path, options)
+            except RecordError as exc:
+                failed += 1
+                err.print(f"[red]skipped[/red] {exc}", highlight=False, soft_wrap=True)
+                continue
+            finally:
+                bar.advance(task)
+            if as_json:
+                d = result.to_dict()
+                d.pop("window_probabilities")
+                print(json.dumps(d), flush=True)
+            else:
+                found = ", ".join(result.labels) or "none of the classes"
+                console.print(f"[bold]{path}[/bold]: {found}", highlight=False)
+                console.print("  " + "  ".join(f"{c} {p:.3f}/{result.thresholds[c]:.2f}"
+                                               for c, p in result.probabilities.items()), highlight=False)
+                console.print(f"  {result.seconds:g} s, {result.windows} window(s) at "
+                              f"{', '.join(f'{s:g}' for s in result.window_starts_s)} s", highlight=False)
+                for w in result.warnings:
+                    console.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+    if failed:
+        err.print(f"{failed} of {len(files)} file(s) could not be read", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
 def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
            classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
            fs: Annotated[int, typer.Option(help="Sampling rate for the 10-s input (Hz).")] = 250,

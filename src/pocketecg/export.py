@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -42,6 +43,7 @@ def export_onnx(model: nn.Module, path: str | Path, samples: int = 2500, in_lead
 
 
 def onnx_session(path: str | Path, threads: int = 1):
+    """An onnxruntime CPU session; `threads=0` lets onnxruntime choose."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -100,3 +102,83 @@ def _copy_metadata(src: str | Path, dst: str | Path) -> None:
     del target.metadata_props[:]
     target.metadata_props.extend(source.metadata_props)
     onnx.save_model(target, str(dst))
+
+
+def run_metadata(config: dict) -> dict[str, str]:
+    """What the phone page and `predict --model x.onnx` need, stored inside the ONNX file."""
+    from pocketecg import __version__
+
+    return {
+        "pocketecg_version": __version__,
+        "model": config["model"],
+        "label_preset": config["label_preset"],
+        "classes": json.dumps(config["classes"]),
+        "thresholds": json.dumps(config["thresholds"]),
+        "preprocessing": json.dumps(config["preprocessing"], sort_keys=True),
+        "fs": str(config["preprocessing"]["fs"]),
+        "window_seconds": str(config["preprocessing"]["window_seconds"]),
+        "window_aggregation": config.get("window_aggregation", "mean"),
+        "split_manifest_sha256": config.get("split_manifest_sha256", ""),
+        "input": f"{INPUT_NAME}: float32 (batch, 12, samples), preprocessed windows; leads I II III aVR aVL aVF V1-V6",
+        "output": f"{OUTPUT_NAME}: float32 (batch, classes); probability = sigmoid(logit)",
+    }
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ValueError(f"{path}: not an ONNX model ({exc.__class__.__name__})") from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    missing = {"classes", "thresholds", "preprocessing"} - set(meta)
+    if missing:
+        raise ValueError(f"{path}: ONNX file lacks pocketecg metadata ({', '.join(sorted(missing))})")
+    return meta
+
+
+def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=print) -> dict:
+    """Run directory -> one ONNX file (fp32 or int8) with metadata; returns the parity report."""
+    from pocketecg.cache import PreparedCache, PreparedDataset
+    from pocketecg.train import aggregate_windows, load_run
+
+    if fmt not in ("onnx", "onnx-int8"):
+        raise ValueError(f"unknown format {fmt!r}; choose onnx or onnx-int8")
+    model, config = load_run(run_dir)
+    meta = run_metadata(config)
+    cache = PreparedCache(config["cache"])
+    classes = tuple(config["classes"])
+    val = PreparedDataset(cache, "val", classes)
+    order = np.argsort(val.window_index)
+    windows = np.asarray(cache.windows[val.window_index[order]])
+    records = val.records[order]
+    out = Path(out)
+    fp32 = export_onnx(model, out if fmt == "onnx" else out.with_suffix(".fp32.onnx"), cache.settings.window_samples,
+                       metadata=meta)
+    with torch.no_grad():
+        torch_logits = torch.cat([model(torch.from_numpy(windows[i:i + 64])) for i in range(0, len(windows), 64)]).numpy()
+    report = {"format": fmt, "file": str(out), "validation_windows": int(len(windows))}
+    fp32_logits = _onnx_logits(fp32, windows)
+    report["max_abs_diff_fp32"] = float(np.abs(fp32_logits - torch_logits).max())
+    if fmt == "onnx-int8":
+        train = PreparedDataset(cache, "train", classes)
+        idx = np.random.default_rng(0).choice(len(train), min(128, len(train)), replace=False)
+        quantize_int8(fp32, out, train.batch(idx)[0])
+        fp32.unlink()
+        int8_logits = _onnx_logits(out, windows)
+        thresholds = np.array([config["thresholds"][c] for c in classes])
+        _, p_ref = aggregate_windows(records, 1 / (1 + np.exp(-torch_logits)))
+        _, p_int8 = aggregate_windows(records, 1 / (1 + np.exp(-int8_logits)))
+        agree = (p_ref >= thresholds) == (p_int8 >= thresholds)
+        report["max_abs_diff_int8_logits"] = float(np.abs(int8_logits - torch_logits).max())
+        report["label_agreement_val"] = float(agree.mean())
+        report["record_agreement_val"] = float(agree.all(axis=1).mean())
+    report["size_bytes"] = out.stat().st_size
+    return report
+
+
+def _onnx_logits(path: Path, windows: np.ndarray) -> np.ndarray:
+    session = onnx_session(path, threads=0)
+    return np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: windows[i:i + 64]})[0]
+                           for i in range(0, len(windows), 64)])

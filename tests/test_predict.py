@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import ecg_files as F
+from pocketecg.cli import app
+from pocketecg.data import read_record
+from pocketecg.predict import Predictor
+from pocketecg.preprocess import apply
+from pocketecg.train import TrainConfig, load_run, train
+
+from conftest import TINY_MODEL
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "lite"
+    config = TrainConfig(cache=str(tiny_cache), out=str(out), epochs=2, batch_size=8, warmup_epochs=1,
+                         model_kwargs=TINY_MODEL, augment=())
+    return train(config, log=lambda *_: None)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, synthetic_corpus):
+    d = tmp_path_factory.mktemp("files")
+    x = F.signal("AF", seconds=23)
+    np.save(d / "rec.npy", x)
+    return {
+        "wfdb": F.write_wfdb(d, "w1", x),
+        "flac": F.write_wfdb(d, "w2", x, fmt="516"),
+        "cinc_mat": F.write_cinc_mat(d, "E1", x),
+        "cpsc_mat": synthetic_corpus / "cpsc" / "A0001.mat",
+        "csv": F.write_csv(d / "rec.csv", x, fs=500),
+        "npy": d / "rec.npy",
+    }
+
+
+def test_predict_every_format_json_schema(tiny_run, files):
+    paths = [str(p) for p in files.values()]
+    result = CliRunner().invoke(app, ["predict", *paths, "--model", str(tiny_run), "--json", "--fs", "500"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [d["record"] for d in lines] == paths
+    classes = ["SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"]
+    for d in lines:
+        assert set(d["probabilities"]) == set(classes) == set(d["thresholds"])
+        assert all(0 <= v <= 1 for v in d["probabilities"].values())
+        assert d["labels"] == [c for c in classes if d["probabilities"][c] >= d["thresholds"][c]]
+    by_kind = dict(zip(files, lines))
+    assert by_kind["wfdb"]["windows"] == 5 and by_kind["wfdb"]["window_starts_s"] == [0.0, 5.0, 10.0, 15.0, 18.0]
+    # the same signal in four containers gives the same answer
+    ref = by_kind["wfdb"]["probabilities"]
+    for kind in ("flac", "cinc_mat", "csv", "npy"):
+        assert by_kind[kind]["probabilities"] == pytest.approx(ref, abs=2e-3)
+
+
+def test_predict_uses_the_training_preprocessing_and_mean_of_windows(tiny_run, files):
+    predictor = Predictor.from_path(tiny_run)
+    record = read_record(files["wfdb"])
+    result = predictor.predict_record(record)
+    model, config = load_run(tiny_run)
+    import torch
+
+    windows, starts = apply(record, predictor.settings)
+    with torch.no_grad():
+        p = torch.sigmoid(model(torch.from_numpy(windows))).numpy().mean(axis=0)
+    assert list(result.probabilities.values()) == pytest.approx(p.tolist(), abs=1e-6)
+    assert result.windows == len(starts) == 5 and result.window_starts_s == [0.0, 5.0, 10.0, 15.0, 18.0]
+
+
+def test_onnx_backend_equals_torch_backend(tiny_run, files, tmp_path):
+    CliRunner().invoke(app, ["export", str(tiny_run), "--out", str(tmp_path / "m.onnx")])
+    a = Predictor.from_path(tiny_run).predict_file(files["wfdb"])
+    b = Predictor.from_path(tmp_path / "m.onnx").predict_file(files["wfdb"])
+    assert list(a.probabilities.values()) == pytest.approx(list(b.probabilities.values()), abs=1e-5)
+    assert a.labels == b.labels
+
+
+def test_bad_files_are_skipped_and_exit_status_says_so(tiny_run, files, tmp_path):
+    bad = tmp_path / "bad.mat"
+    bad.write_bytes(b"garbage")
+    result = CliRunner().invoke(app, ["predict", str(files["wfdb"]), str(bad), "--model", str(tiny_run), "--json"])
+    assert result.exit_code == 1
+    assert "bad.mat" in result.output and "corrupt or truncated" in result.output and "Traceback" not in result.output
+    assert json.loads(result.output.strip().splitlines()[0])["record"] == str(files["wfdb"])
+
+
+def test_warnings_short_flat_noisy_missing(tiny_run, tmp_path):
+    x = F.signal("SNR", seconds=4)
+    x[2] = 0.1  # flat lead III
+    x[8] += np.random.default_rng(0).normal(0, 1.0, x.shape[1])  # very noisy V3
+    header = F.write_wfdb(tmp_path, "odd", x[:11], lead_names=list(F.STANDARD_LEADS[:11]))
+    result = CliRunner().invoke(app, ["predict", str(header), "--model", str(tiny_run), "--allow-missing-leads"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "short record: 4.0 s, zero-padded to the 5-s window" in out  # the tiny model's window is 5 s
+    assert "flat lead(s): III" in out and "noisy lead(s): V3" in out
+    assert "missing lead(s), zero-filled: V6" in out
