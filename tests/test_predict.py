@@ -98,3 +98,67 @@ def test_warnings_short_flat_noisy_missing(tiny_run, tmp_path):
     assert "short record: 4.0 s, zero-padded to the 5-s window" in out  # the tiny model's window is 5 s
     assert "flat lead(s): III" in out and "noisy lead(s): V3" in out
     assert "missing lead(s), zero-filled: V6" in out
+
+
+def test_explain_writes_a_png_per_record(tiny_run, files, tmp_path):
+    result = CliRunner().invoke(app, ["predict", str(files["wfdb"]), str(files["cpsc_mat"]), "--model", str(tiny_run),
+                                      "--explain", str(tmp_path / "png")])
+    assert result.exit_code == 0, result.output
+    for name in ("w1.png", "A0001.png"):
+        png = tmp_path / "png" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_explain_refuses_onnx_models(tiny_run, files, tmp_path):
+    CliRunner().invoke(app, ["export", str(tiny_run), "--out", str(tmp_path / "m.onnx")])
+    result = CliRunner().invoke(app, ["predict", str(files["wfdb"]), "--model", str(tmp_path / "m.onnx"),
+                                      "--explain", str(tmp_path / "png")])
+    assert result.exit_code == 2 and "--explain needs gradients" in result.output
+
+
+def test_grad_cam_highlights_the_informative_stretch():
+    """Saliency sits where the activations that raise the class's logit are (a bump at 200-300)."""
+    import torch
+    from torch import nn
+
+    from pocketecg.explain import grad_cam
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stages = nn.Sequential(nn.Conv1d(12, 4, 1))
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.stages(x)).mean(dim=-1))
+
+    probe = Probe()
+    with torch.no_grad():
+        probe.stages[0].weight.fill_(0.1)
+        probe.stages[0].bias.fill_(0.0)
+        probe.head.weight.copy_(torch.tensor([[1.0, 1.0, 1.0, 1.0], [-1.0, -1.0, -1.0, -1.0]]))
+    x = np.zeros((1, 12, 1000), np.float32)
+    x[:, :, 200:300] = 1.0
+    cam = grad_cam(probe, x, 0)
+    assert cam.shape == (1, 1000) and cam[0, 210:290].min() > 0.9
+    assert cam[0, :190].max() < 0.05 and cam[0, 310:].max() < 0.05
+    assert grad_cam(probe, x, 1).max() == 0  # the other class is lowered by the bump: nothing to show
+
+
+def test_demo_end_to_end(tiny_run, tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--model", str(tiny_run)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "These examples are synthetic" in page and "not a medical device" in page
+    for finding in ("snr", "af", "iavb", "lbbb", "rbbb", "std"):
+        assert f"synthetic_{finding}.hea" in page
+        assert (tmp_path / "demo" / "explanations" / f"synthetic_{finding}.png").stat().st_size > 20_000
+    assert "report:" in result.output
+
+
+def test_demo_with_real_records(tiny_run, tmp_path, synthetic_corpus):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--model", str(tiny_run),
+                                      "--data", str(synthetic_corpus / "cinc")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "These examples are synthetic" not in page and "E00000.hea" in page and "(cinc_georgia)" in page

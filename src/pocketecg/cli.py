@@ -246,23 +246,34 @@ def export(run: Annotated[Path, typer.Argument(help="Run directory written by `p
 @app.command()
 @user_errors
 def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .mat, .dat, .csv, .npy).")],
-            model: Annotated[Path, typer.Option(help="A run directory or an exported .onnx file.")],
+            model: Annotated[Path | None, typer.Option(help="A run directory or an exported .onnx file "
+                                                       "(default: the model shipped with pocketecg).")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="One JSON object per record per line.")] = False,
+            explain: Annotated[Path | None, typer.Option(help="Write a PNG per record: 12 leads on ECG paper with "
+                                                         "a saliency overlay for each finding.")] = None,
             fs: Annotated[float | None, typer.Option(help="Sampling rate for .npy/CSV files without one.")] = None,
             allow_missing_leads: Annotated[bool, typer.Option(help="Zero-fill missing leads (flagged).")] = False):
     """Classify ECG files. Bad files are reported and skipped; the exit status is 1 if any failed."""
     from pocketecg.data.record import RecordError
-    from pocketecg.data.scan import ReadOptions
+    from pocketecg.data.scan import ReadOptions, read_record
+    from pocketecg.explain import explain_record
     from pocketecg.predict import Predictor
 
-    predictor = Predictor.from_path(model)
+    predictor = Predictor.from_path(model) if model else Predictor.shipped()
+    if explain and predictor.torch_model is None:
+        raise UserError("--explain needs gradients: give a run directory (or use the shipped model), not an .onnx file")
     options = ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads)
     failed = 0
     with _progress() as bar:
         task = bar.add_task("classifying", total=len(files))
         for path in files:
             try:
-                result = predictor.predict_file(path, options)
+                record = read_record(path, options)
+                result = predictor.predict_record(record, str(path))
+                if explain:
+                    png = explain_record(predictor.torch_model, record, predictor.settings, predictor.classes,
+                                         result.labels, result.probabilities,
+                                         explain / f"{Path(path).stem}.png", title=str(path))
             except RecordError as exc:
                 failed += 1
                 err.print(f"[red]skipped[/red] {exc}", highlight=False, soft_wrap=True)
@@ -282,9 +293,26 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
                               f"{', '.join(f'{s:g}' for s in result.window_starts_s)} s", highlight=False)
                 for w in result.warnings:
                     console.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+                if explain:
+                    console.print(f"  explanation: {png}", highlight=False)
     if failed:
         err.print(f"{failed} of {len(files)} file(s) could not be read", highlight=False)
         raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def demo(out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports/demo"),
+         data: Annotated[Path | None, typer.Option(help="Use real records from this folder instead of synthetic ones.")] = None,
+         model: Annotated[Path | None, typer.Option(help="A run directory (default: the shipped model).")] = None):
+    """Run the model on example ECGs and write an HTML report with findings and explanations."""
+    from pocketecg.demo import run_demo
+    from pocketecg.predict import Predictor
+
+    predictor = Predictor.from_run(model) if model else Predictor.shipped()
+    report = run_demo(out, data, predictor, log=lambda m: console.print(m, highlight=False))
+    print(f"report: {report.resolve()}")
+    print("open it in a browser; classify your own files with: pocketecg predict FILE ... [--explain DIR]")
 
 
 @app.command()

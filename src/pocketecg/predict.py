@@ -18,6 +18,8 @@ from pocketecg.data.record import STANDARD_LEADS, Record
 from pocketecg.data.scan import ReadOptions, read_record
 from pocketecg.preprocess import PreprocessSettings, apply
 
+SHIPPED_DIR = Path(__file__).parent / "weights" / "lite-six"
+SHIPPED_FILES = ("config.json", "model.pt", "model-int8.onnx")
 NOISE_RATIO = 0.3  # a lead is noisy when over 30 % of its variance lies above 40 Hz
 
 
@@ -51,15 +53,36 @@ def noisy_leads(record: Record) -> list[str]:
     return [lead for lead, r in zip(STANDARD_LEADS, ratio) if r > NOISE_RATIO and lead not in record.missing_leads]
 
 
+def verify_shipped(folder: Path = SHIPPED_DIR) -> dict[str, str]:
+    """Check the shipped files against weights/.../SHA256SUMS; a mismatch is an error, never a silent load."""
+    import hashlib
+
+    sums_file = folder / "SHA256SUMS"
+    if not sums_file.is_file():
+        raise ValueError(f"{folder}: the shipped model is missing (no SHA256SUMS); reinstall pocketecg")
+    rows = (line.split(maxsplit=1) for line in sums_file.read_text().splitlines() if line.strip())
+    expected = {name.strip(): digest for digest, name in rows}
+    for name in SHIPPED_FILES:
+        path = folder / name
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        if digest != expected.get(name):
+            raise ValueError(f"{path}: SHA-256 check failed (expected {expected.get(name)}, got {digest}); "
+                             "the shipped model is damaged, reinstall pocketecg")
+    return expected
+
+
 class Predictor:
     def __init__(self, classes, thresholds: dict[str, float], settings: PreprocessSettings, aggregation: str,
-                 logits_fn, description: str):
+                 logits_fn, description: str, torch_model=None):
+        if aggregation != "mean":
+            raise ValueError(f"unsupported window aggregation {aggregation!r}")
         self.classes = tuple(classes)
         self.thresholds = {c: float(thresholds[c]) for c in self.classes}
         self.settings = settings
         self.aggregation = aggregation
         self._logits = logits_fn
         self.description = description
+        self.torch_model = torch_model  # for explanations (gradients); None for ONNX files
 
     @classmethod
     def from_path(cls, path: str | Path) -> "Predictor":
@@ -69,6 +92,12 @@ class Predictor:
         if path.suffix.lower() == ".onnx":
             return cls.from_onnx(path)
         raise ValueError(f"{path}: not a model (expected a run directory or an .onnx file)")
+
+    @classmethod
+    def shipped(cls) -> "Predictor":
+        """The model shipped inside the package, after checking every file against its SHA-256."""
+        verify_shipped()
+        return cls.from_run(SHIPPED_DIR)
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> "Predictor":
@@ -83,7 +112,7 @@ class Predictor:
                 return model(torch.from_numpy(windows)).numpy()
 
         return cls(config["classes"], config["thresholds"], PreprocessSettings.from_dict(config["preprocessing"]),
-                   config.get("window_aggregation", "mean"), logits, f"{config['model']} (torch, {run_dir})")
+                   config.get("window_aggregation", "mean"), logits, f"{config['model']} (torch, {run_dir})", model)
 
     @classmethod
     def from_onnx(cls, path: str | Path) -> "Predictor":

@@ -1,0 +1,41 @@
+"""Copy a finished run into the package as the shipped model, with its int8 ONNX and SHA-256 sums.
+
+    python benchmarks/ship_model.py runs/lite            # -> src/pocketecg/weights/lite-six/
+
+Ships: config.json (model, classes, thresholds, preprocessing; the cache path is dropped), model.pt
+(state_dict, loaded with weights_only=True), model-int8.onnx (for the phone and native apps), SHA256SUMS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from pocketecg.export import export_run
+from pocketecg.predict import SHIPPED_DIR, SHIPPED_FILES
+
+
+def main(run: str) -> None:
+    run_dir = Path(run)
+    dest = SHIPPED_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    config = json.loads((run_dir / "config.json").read_text())
+    report = export_run(run_dir, dest / "model-int8.onnx", "onnx-int8", log=print)
+    print(json.dumps(report, indent=2))
+    if report["label_agreement_val"] < 0.99:
+        sys.exit("int8 label agreement below 99 %: not shipping")
+    config["cache"] = None  # a user's machine has no such folder; the split hash stays as provenance
+    config["shipped_from"] = str(run_dir)
+    config["int8_export"] = report
+    (dest / "config.json").write_text(json.dumps(config, indent=2))
+    shutil.copy2(run_dir / "model.pt", dest / "model.pt")
+    sums = [f"{hashlib.sha256((dest / n).read_bytes()).hexdigest()}  {n}" for n in SHIPPED_FILES]
+    (dest / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    print(f"shipped {run_dir} -> {dest}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
