@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -106,7 +109,7 @@ class WindowBatches(torch.utils.data.Dataset):
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int, world: int) -> list[np.ndarray]:
     order = np.random.default_rng([seed, epoch]).permutation(n)
-    order = order[rank::world]  # each rank its own shard of the same permutation
+    order = order[: len(order) // world * world][rank::world]  # equal shards of one permutation: no rank waits
     usable = len(order) // batch_size * batch_size or len(order)  # drop the ragged tail (BatchNorm)
     return [order[i:i + batch_size] for i in range(0, usable, batch_size)]
 
@@ -230,53 +233,64 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
         log(f"resuming {out} after epoch {start_epoch}")
 
     stop = best["bad_epochs"] >= config.patience
-    for epoch in range(start_epoch, config.epochs):
-        if stop:
-            break
-        t0 = time.perf_counter()
-        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout draws
-        g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)  # augmentation draws
-        batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch, rank, world)
-        loader = torch.utils.data.DataLoader(WindowBatches(train_set, batches), batch_size=None, shuffle=False,
-                                             num_workers=config.num_workers)
-        model.train()
-        losses = []
-        for step_in_epoch, (x, y) in enumerate(loader):
-            step = epoch * steps_per_epoch + step_in_epoch
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, config.warmup_epochs * steps_per_epoch, config.lr)
-            x = apply_augmentations(x.to(device), config.augment, g, cache.settings.fs)
-            with amp:
-                loss = loss_fn(model(x).float(), y.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            losses.append(loss.item())
-        train_seconds = time.perf_counter() - t0
+    bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("loss {task.fields[loss]:.4f}  last val macro-F1 {task.fields[val]}"), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True, disable=rank != 0 or not sys.stderr.isatty())
+    bar.start()
+    task = bar.add_task("train", total=steps_per_epoch, epoch=0, loss=float("nan"),
+                        val=f"{history[-1]['val_macro_f1']:.4f}" if history else "-")
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            if stop:
+                break
+            t0 = time.perf_counter()
+            torch.manual_seed(config.seed * 100_003 + epoch)  # dropout draws
+            g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)  # augmentation draws
+            batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch, rank, world)
+            loader = torch.utils.data.DataLoader(WindowBatches(train_set, batches), batch_size=None, shuffle=False,
+                                                 num_workers=config.num_workers)
+            model.train()
+            losses = []
+            bar.reset(task, total=len(batches), epoch=f"{epoch + 1}/{config.epochs}")
+            for step_in_epoch, (x, y) in enumerate(loader):
+                step = epoch * steps_per_epoch + step_in_epoch
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, total_steps, config.warmup_epochs * steps_per_epoch, config.lr)
+                x = apply_augmentations(x.to(device), config.augment, g, cache.settings.fs)
+                with amp:
+                    loss = loss_fn(model(x).float(), y.to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                optimizer.step()
+                losses.append(loss.item())
+                bar.update(task, advance=1, loss=float(np.mean(losses)))
+            train_seconds = time.perf_counter() - t0
 
-        score = float("nan")
-        if rank == 0:
-            _, y_val, p_val = record_probabilities(unwrap(model), val_set, device)
-            score = macro_f1(y_val, p_val >= choose_thresholds(y_val, p_val))
-            if score > best["score"]:
-                best = {"score": score, "epoch": epoch, "bad_epochs": 0,
-                        "state": {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}}
-            else:
-                best["bad_epochs"] += 1
-            row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_macro_f1": score,
-                   "lr": optimizer.param_groups[0]["lr"], "train_seconds": round(train_seconds, 2),
-                   "epoch_seconds": round(time.perf_counter() - t0, 2)}
-            history.append(row)
-            log(f"epoch {epoch + 1:3d}/{config.epochs}  loss {row['train_loss']:.4f}  val macro-F1 {score:.4f}"
-                f"  {row['epoch_seconds']:.1f} s" + ("  *" if best["epoch"] == epoch else ""))
-            save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
-                            epoch=epoch, history=history, best=best,
-                            config=asdict(config) | {"augment": list(config.augment)})
-        stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world)
-        if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
-            return out
-
+            score = float("nan")
+            if rank == 0:
+                _, y_val, p_val = record_probabilities(unwrap(model), val_set, device)
+                score = macro_f1(y_val, p_val >= choose_thresholds(y_val, p_val))
+                if score > best["score"]:
+                    best = {"score": score, "epoch": epoch, "bad_epochs": 0,
+                            "state": {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}}
+                else:
+                    best["bad_epochs"] += 1
+                row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_macro_f1": score,
+                       "lr": optimizer.param_groups[0]["lr"], "train_seconds": round(train_seconds, 2),
+                       "epoch_seconds": round(time.perf_counter() - t0, 2)}
+                history.append(row)
+                bar.update(task, val=f"{score:.4f}")
+                log(f"epoch {epoch + 1:3d}/{config.epochs}  loss {row['train_loss']:.4f}  val macro-F1 {score:.4f}"
+                    f"  {row['epoch_seconds']:.1f} s" + ("  *" if best["epoch"] == epoch else ""))
+                save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
+                                epoch=epoch, history=history, best=best,
+                                config=asdict(config) | {"augment": list(config.augment)})
+            stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world)
+            if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
+                return out
+    finally:
+        bar.stop()
     if rank == 0:
         finish_run(config, unwrap(model), best, history, val_set, cache, device, log)
     if world > 1:
