@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DATA   ?= ../shared/data
+# make demo DATA=folder  uses real records from that folder instead of synthetic examples
+DATA   ?=
 
 .PHONY: demo test venv clean
 
@@ -19,7 +20,7 @@ $(BIN)/pocketecg: pyproject.toml
 venv: $(BIN)/pocketecg
 
 demo: venv
-	$(BIN)/pocketecg data check --data $(DATA)
+	$(BIN)/pocketecg demo --out reports/demo $(if $(DATA),--data $(DATA))
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -121,7 +121,8 @@ def prepare(data: DataOpt,
     print(f"prepared {report.records} records ({report.windows} windows; {splits}) in {report.seconds:.1f} s -> {out}")
     train = PreparedDataset(PreparedCache(out), "train")
     rate = measure_read_rate(train)
-    print(f"cache read rate: {rate:,.0f} windows/s (random batches of 32)")
+    per_record = report.windows / max(report.records, 1)
+    print(f"cache read rate: {rate:,.0f} windows/s = {rate / per_record:,.0f} records/s (random training batches of 32)")
 
 
 @app.command()
@@ -146,7 +147,7 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
           epochs: Annotated[int, typer.Option(help="Most epochs to run.")] = 40,
           batch_size: Annotated[int, typer.Option(help="Batch size per process.")] = 32,
           lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 3e-3,
-          loss: Annotated[str, typer.Option(help="bce, bce_weighted or focal.")] = "bce_weighted",
+          loss: Annotated[str, typer.Option(help="bce, bce_weighted or focal.")] = "bce",
           augment: Annotated[str, typer.Option(help="Comma-separated augmentations, or 'none'.")] =
           "scale,noise,wander,crop,lead_dropout",
           patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better val macro-F1.")] = 10,

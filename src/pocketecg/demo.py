@@ -82,7 +82,10 @@ def render_report(rows: list[tuple[Path, str, Prediction, Path]], predictor: Pre
                       f"{html.escape(', '.join(r.labels) or 'none')}</figcaption></figure>" for path, truth, r, png in rows)
     note = ("<p class=warn><b>These examples are synthetic</b> (pocketecg's own Gaussian-wave beat model), not "
             "recordings of patients; the model was trained on real ECGs and may misread them. Run "
-            "<code>pocketecg demo --data DIR</code> for real records.</p>" if synthetic else "")
+            "<code>pocketecg demo --data DIR</code> for real records.</p>" if synthetic else
+            "<p class=warn>Real records, picked as the first of each class in the folder. If the folder is the "
+            "corpus the model was trained on, some of them were training records: this page shows how the tool "
+            "works, not how well (held-out test scores: docs/results.md).</p>")
     legend = ", ".join(f"{c}: {L.CLASS_DESCRIPTIONS[c]}" for c in predictor.classes)
     return f"""<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>pocketecg demo</title><style>body{{font-family:system-ui,sans-serif;margin:1.5em;max-width:1200px}}

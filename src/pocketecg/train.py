@@ -57,7 +57,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     warmup_epochs: int = 2
-    loss: str = "bce_weighted"  # bce | bce_weighted | focal
+    loss: str = "bce"  # bce | bce_weighted | focal; plain BCE won on validation (docs/models.md)
     augment: tuple[str, ...] = ("scale", "noise", "wander", "crop", "lead_dropout")
     patience: int = 10  # epochs without a better validation macro-F1 before stopping
     seed: int = 0

@@ -46,7 +46,7 @@ class LiteBlock1d(nn.Module):
 
 class LiteResNet1d(nn.Module):
     def __init__(self, num_classes: int, in_leads: int = 12, widths=(64, 128, 192, 256), blocks=(2, 2, 2, 2),
-                 kernel_size: int = 9, stem_kernel: int = 15, stem_stride: int = 2, dropout: float = 0.2,
+                 kernel_size: int = 9, stem_kernel: int = 15, stem_stride: int = 4, dropout: float = 0.2,
                  se_reduction: int | None = 8):
         super().__init__()
         self.stem = nn.Sequential(

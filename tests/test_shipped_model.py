@@ -1,0 +1,63 @@
+"""The model shipped inside the package: checked at load, small, and usable without data or network."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+import ecg_files as F
+from pocketecg.cli import app
+from pocketecg.export import read_metadata
+from pocketecg.predict import SHIPPED_DIR, Predictor, verify_shipped
+
+
+def test_shipped_files_pass_their_sha256_check():
+    sums = verify_shipped()
+    assert set(sums) == {"config.json", "model.pt", "model-int8.onnx"}
+
+
+@pytest.mark.parametrize("victim", ["model.pt", "model-int8.onnx", "config.json"])
+def test_a_damaged_shipped_file_is_refused(tmp_path, victim):
+    folder = tmp_path / "lite-six"
+    shutil.copytree(SHIPPED_DIR, folder)
+    data = bytearray((folder / victim).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / victim).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256 check failed"):
+        verify_shipped(folder)
+
+
+def test_shipped_model_facts():
+    config = json.loads((SHIPPED_DIR / "config.json").read_text())
+    assert config["model"] == "lite" and config["label_preset"] == "six"
+    assert config["classes"] == ["SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"]
+    assert set(config["thresholds"]) == set(config["classes"]) and config["preprocessing"]["fs"] == 250
+    assert (SHIPPED_DIR / "model-int8.onnx").stat().st_size <= 1_000_000
+    meta = read_metadata(SHIPPED_DIR / "model-int8.onnx")
+    assert json.loads(meta["thresholds"]) == config["thresholds"]
+    assert config["int8_export"]["label_agreement_val"] >= 0.99
+
+
+def test_predict_defaults_to_the_shipped_model(tmp_path):
+    header = F.write_wfdb(tmp_path, "rec", F.signal("SNR"))
+    result = CliRunner().invoke(app, ["predict", str(header), "--json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.output)
+    assert d["record"] == str(header) and set(d["probabilities"]) == {"SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"}
+    assert d["windows"] == 1 and d["seconds"] == 10.0
+
+
+def test_shipped_torch_and_int8_agree(tmp_path):
+    header = F.write_wfdb(tmp_path, "rec", F.signal("AF", seconds=25))
+    a = Predictor.shipped().predict_file(header)
+    b = Predictor.from_path(SHIPPED_DIR / "model-int8.onnx").predict_file(header)
+    assert max(abs(a.probabilities[c] - b.probabilities[c]) for c in a.probabilities) < 0.1
+
+
+def test_demo_runs_end_to_end_with_the_shipped_model(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "lite (torch" in page and "These examples are synthetic" in page
+    assert len(list((tmp_path / "demo" / "explanations").glob("*.png"))) == 6
