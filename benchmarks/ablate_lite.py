@@ -10,7 +10,6 @@ single-thread latency, best validation macro-F1, epochs). The test split is not 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path

@@ -53,3 +53,14 @@ def tiny_cache(synthetic_corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_cache")
     prepare([synthetic_corpus], out, PreprocessSettings(fs=100, window_seconds=5, stride_seconds=5), workers=2)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cache, tmp_path_factory) -> Path:
+    """A tiny `lite` trained for three epochs on the tiny cache: a real run directory in seconds."""
+    from pocketecg.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("run") / "lite"
+    config = TrainConfig(cache=str(tiny_cache), out=str(out), epochs=3, batch_size=8, warmup_epochs=1,
+                         model_kwargs=TINY_MODEL, augment=())
+    return train(config, log=lambda *_: None)

@@ -1,23 +1,11 @@
 import json
 
-import numpy as np
 import onnx
 import pytest
 from typer.testing import CliRunner
 
 from pocketecg.cli import app
 from pocketecg.export import read_metadata
-from pocketecg.train import TrainConfig, train
-
-from conftest import TINY_MODEL
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_cache, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "lite"
-    config = TrainConfig(cache=str(tiny_cache), out=str(out), epochs=3, batch_size=8, warmup_epochs=1,
-                         model_kwargs=TINY_MODEL, augment=())
-    return train(config, log=lambda *_: None)
 
 
 def test_export_fp32_carries_metadata_and_matches_torch(tiny_run, tmp_path):

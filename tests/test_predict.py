@@ -9,17 +9,7 @@ from pocketecg.cli import app
 from pocketecg.data import read_record
 from pocketecg.predict import Predictor
 from pocketecg.preprocess import apply
-from pocketecg.train import TrainConfig, load_run, train
-
-from conftest import TINY_MODEL
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tiny_cache, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "lite"
-    config = TrainConfig(cache=str(tiny_cache), out=str(out), epochs=2, batch_size=8, warmup_epochs=1,
-                         model_kwargs=TINY_MODEL, augment=())
-    return train(config, log=lambda *_: None)
+from pocketecg.train import load_run
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pocketecg.cache import PreparedCache, PreparedDataset
-from pocketecg.evaluate import evaluate_run, metrics_file
+from pocketecg.evaluate import evaluate_run
 from pocketecg.export import INPUT_NAME, export_onnx, onnx_session, quantize_int8
 from pocketecg.models import list_models
 from pocketecg.models.profile import latency_ms, profile

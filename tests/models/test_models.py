@@ -10,7 +10,7 @@ from pocketecg.export import export_onnx, max_abs_difference
 from pocketecg.models import create_model, list_models
 from pocketecg.models.profile import count_macs, count_params
 
-ALL = ["lite", "resnet1d18", "seresnet18", "alexnet1d", "squeezenet1d"]
+ALL = ["resnet1d18", "seresnet18", "lite", "alexnet1d", "squeezenet1d"]
 
 
 def test_registry_lists_every_model():

@@ -32,5 +32,6 @@ def create_model(name: str, num_classes: int, in_leads: int = 12, **kwargs) -> n
     return _REGISTRY[name](num_classes=num_classes, in_leads=in_leads, **kwargs)
 
 
-# Importing the modules registers their builders, in the order `pocketecg models` lists them.
-from pocketecg.models import lite, resnet1d, seresnet1d, alexnet1d, squeezenet1d  # noqa: E402,F401
+# Importing the modules registers their builders, in the order `pocketecg models` lists them
+# (the reference first: `seresnet18` and `lite` are built from its blocks).
+from pocketecg.models import resnet1d, seresnet1d, lite, alexnet1d, squeezenet1d  # noqa: E402,F401
