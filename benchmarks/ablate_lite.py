@@ -3,8 +3,8 @@
     python benchmarks/ablate_lite.py --cache cache/shared --runs runs/ablation --worker 0 --workers 2
 
 Each variant is a full `pocketecg train` run (same seed, same split); finished runs are reused, so the
-script can be stopped and restarted. Results: benchmarks/results/ablation.json (params, MACs at 10 s,
-single-thread latency, best validation macro-F1, epochs). The test split is not read.
+script can be stopped and restarted. `benchmarks/ablation_table.py` then writes
+benchmarks/results/ablation.json (params, MACs, latency, validation macro-F1). The test split is not read.
 """
 
 from __future__ import annotations
