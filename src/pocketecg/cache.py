@@ -67,12 +67,12 @@ def ptbxl_folds(folders: list[Path]) -> dict[int, int]:
 
 def prepare(folders: list[str | Path], out: str | Path, settings: PreprocessSettings = PreprocessSettings(),
             options: ReadOptions = ReadOptions(), seed: int = 0, workers: int | None = None,
-            progress=None) -> PrepareReport:
+            progress=None, candidates: list[Candidate] | None = None) -> PrepareReport:
     t0 = time.perf_counter()
     folders = [Path(f) for f in folders]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    candidates = find_candidates(folders)
+    candidates = find_candidates(folders) if candidates is None else candidates
     infos, failures = [], []
     n_windows = 0
     tmp = out / (WINDOWS_FILE + ".partial")

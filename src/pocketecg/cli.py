@@ -62,9 +62,10 @@ def data_check(data: DataOpt,
     from pocketecg.data.scan import ReadOptions, find_candidates, scan
 
     options = ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads)
+    candidates = find_candidates(data)
     with _progress() as bar:
-        task = bar.add_task("reading", total=len(find_candidates(data)))
-        result = scan(data, options, progress=lambda: bar.advance(task))
+        task = bar.add_task("reading", total=len(candidates))
+        result = scan(data, options, progress=lambda: bar.advance(task), candidates=candidates)
     per_source: dict[str, Counter] = {}
     for e in result.entries:
         counts = per_source.setdefault(e.source, Counter())
@@ -112,9 +113,11 @@ def prepare(data: DataOpt,
     from pocketecg.preprocess import PreprocessSettings
 
     settings = PreprocessSettings(fs=fs, window_seconds=seconds, stride_seconds=stride or seconds, band_hz=band)
+    candidates = find_candidates(data)
     with _progress() as bar:
-        task = bar.add_task("preparing", total=len(find_candidates(data)))
-        report = run_prepare(data, out, settings, seed=seed, workers=workers, progress=lambda: bar.advance(task))
+        task = bar.add_task("preparing", total=len(candidates))
+        report = run_prepare(data, out, settings, seed=seed, workers=workers, progress=lambda: bar.advance(task),
+                             candidates=candidates)
     for path, problem in report.failures:
         console.print(f"[red]not read[/red] {path}: {problem}", highlight=False)
     splits = ", ".join(f"{k} {report.split_records.get(k, 0)}" for k in ("train", "val", "test"))

@@ -39,6 +39,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", cache: str | Path | N
     records, y, p = record_probabilities(model, dataset, torch.device("cpu"))
     thresholds = np.array([config["thresholds"][c] for c in classes])
     pred = p >= thresholds
+    per_class = per_class_scores(y, p, thresholds, classes)
     result = {
         "run": str(run_dir),
         "model": config["model"],
@@ -46,8 +47,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", cache: str | Path | N
         "records": int(len(records)),
         "classes": list(classes),
         "macro_f1": macro_f1(y, pred),
-        "macro_auroc": float(np.nanmean([s["auroc"] for s in per_class_scores(y, p, thresholds, classes).values()])),
-        "per_class": per_class_scores(y, p, thresholds, classes),
+        "macro_auroc": float(np.nanmean([s["auroc"] for s in per_class.values()])),
+        "per_class": per_class,
         "ci95": bootstrap_ci(y, p, thresholds, n=bootstrap) if bootstrap else None,
         "window_aggregation": config.get("window_aggregation", "mean"),
         "thresholds_from": "validation split (chosen at training time)",

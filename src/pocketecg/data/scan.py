@@ -148,8 +148,9 @@ def parallel_map(func, items: list, workers: int | None = None, chunksize: int =
 
 
 def scan(folders: Iterable[str | Path], options: ReadOptions = ReadOptions(), workers: int | None = None,
-         progress=None) -> ScanResult:
-    candidates = find_candidates(folders)
+         progress=None, candidates: list[Candidate] | None = None) -> ScanResult:
+    """Read every candidate file; `candidates` (from find_candidates) saves a second walk of the folders."""
+    candidates = find_candidates(folders) if candidates is None else candidates
     result = ScanResult()
     for entry, failure in parallel_map(_entry_or_failure, [(c, options) for c in candidates], workers):
         if entry is not None:
