@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import onnx
 import pytest
 from typer.testing import CliRunner
@@ -18,6 +19,9 @@ def test_export_fp32_carries_metadata_and_matches_torch(tiny_run, tmp_path):
     assert json.loads(meta["classes"]) == config["classes"]
     assert json.loads(meta["thresholds"]) == config["thresholds"]
     assert json.loads(meta["preprocessing"]) == config["preprocessing"] and meta["fs"] == "100"
+    from pocketecg.preprocess import bandpass_sos
+
+    assert np.allclose(json.loads(meta["bandpass_sos"]), bandpass_sos(100, (0.5, 40.0), 4))
     graph_input = onnx.load(str(tmp_path / "m.onnx")).graph.input[0]
     dims = graph_input.type.tensor_type.shape.dim
     assert dims[0].dim_param and dims[2].dim_param and dims[1].dim_value == 12  # dynamic batch and length

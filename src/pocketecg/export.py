@@ -115,6 +115,8 @@ def run_metadata(config: dict) -> dict[str, str]:
         "classes": json.dumps(config["classes"]),
         "thresholds": json.dumps(config["thresholds"]),
         "preprocessing": json.dumps(config["preprocessing"], sort_keys=True),
+        # the band-pass as second-order sections, so a port (the phone page) needs no filter design
+        "bandpass_sos": json.dumps(_bandpass_sos(config["preprocessing"]).tolist()),
         "fs": str(config["preprocessing"]["fs"]),
         "window_seconds": str(config["preprocessing"]["window_seconds"]),
         "window_aggregation": config.get("window_aggregation", "mean"),
@@ -122,6 +124,13 @@ def run_metadata(config: dict) -> dict[str, str]:
         "input": f"{INPUT_NAME}: float32 (batch, 12, samples), preprocessed windows; leads I II III aVR aVL aVF V1-V6",
         "output": f"{OUTPUT_NAME}: float32 (batch, classes); probability = sigmoid(logit)",
     }
+
+
+def _bandpass_sos(preprocessing: dict) -> np.ndarray:
+    from pocketecg.preprocess import PreprocessSettings, bandpass_sos
+
+    settings = PreprocessSettings.from_dict(preprocessing)
+    return bandpass_sos(settings.fs, settings.band_hz, settings.filter_order)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
