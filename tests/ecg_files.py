@@ -20,12 +20,12 @@ def signal(finding="SNR", seconds=10.0, fs=500.0, seed=0) -> np.ndarray:
 
 
 def write_wfdb(folder: Path, name: str, x: np.ndarray, fs=500, dx: str | None = "426783006", fmt="16",
-               lead_names=None, units="mV", comments=None) -> Path:
+               lead_names=None, units="mV", comments=None, gain=None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     comments = list(comments or [])
     if dx is not None:
         comments.append(f"Dx: {dx}")
-    gain = 1000 if units == "mV" else 1
+    gain = gain or (1000 if units == "mV" else 1)
     wfdb.wrsamp(name, fs=fs, units=[units] * len(x), sig_name=lead_names or list(STANDARD_LEADS),
                 p_signal=x.T, fmt=[fmt] * len(x), adc_gain=[gain] * len(x), baseline=[0] * len(x),
                 comments=comments, write_dir=str(folder))

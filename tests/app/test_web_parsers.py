@@ -1,0 +1,97 @@
+"""The browser's ECG readers (app/web/ecg-parsers.js, run in node) read what Python reads, and fail alike."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ecg_files as F
+from pocketecg.data import ReadOptions, RecordError, read_record
+
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (needed to run the browser's JS)")
+HARNESS = Path(__file__).with_name("parse_files.mjs")
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def parse_js(*paths, allow_missing=False):
+    env = {"ALLOW_MISSING": "1" if allow_missing else "0", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([NODE, str(HARNESS), *map(str, paths)], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def assert_same(js, path, options=ReadOptions()):
+    rec = read_record(path, options)
+    assert js["ok"], js.get("error")
+    assert js["fs"] == rec.fs and js["missing"] == list(rec.missing_leads) and js["warnings"] == rec.warnings
+    assert np.abs(np.array(js["leads"]) - rec.signal).max() < 1e-5
+
+
+def test_wfdb_format_16_any_lead_case_and_order(tmp_path):
+    x = F.signal("AF", seconds=12)
+    names = ["v6", "V5", "v4", "V3", "v2", "V1", "avf", "AVL", "aVR", "iii", "II", "i"]
+    header = F.write_wfdb(tmp_path, "r", x[::-1].copy(), lead_names=names)
+    assert_same(parse_js(header, tmp_path / "r.dat"), header)
+
+
+def test_wfdb_format_212(tmp_path):
+    header = F.write_wfdb(tmp_path, "r212", F.signal("SNR"), fmt="212")
+    assert_same(parse_js(header, tmp_path / "r212.dat"), header)
+
+
+def test_cinc_mat_v4(tmp_path):
+    header = F.write_cinc_mat(tmp_path, "E00001", F.signal("RBBB"))
+    assert_same(parse_js(header, tmp_path / "E00001.mat"), header)
+
+
+def test_csv_with_time_column(tmp_path):
+    path = F.write_csv(tmp_path / "mine.csv", F.signal("SNR", fs=250), fs=250)
+    assert_same(parse_js(path), path)
+
+
+def test_missing_lead_is_refused_or_zero_filled(tmp_path):
+    header = F.write_wfdb(tmp_path, "eleven", F.signal()[:11], lead_names=list(F.STANDARD_LEADS[:11]))
+    js = parse_js(header, tmp_path / "eleven.dat")
+    assert not js["ok"] and "missing lead(s) V6" in js["error"] and "eleven.hea" in js["error"]
+    assert_same(parse_js(header, tmp_path / "eleven.dat", allow_missing=True), header,
+                ReadOptions(allow_missing_leads=True))
+
+
+@pytest.mark.parametrize("damage,match", [
+    ("truncate_dat", "truncated"),
+    ("no_dat", "not found"),
+    ("short", "too short"),
+    ("flat", "all leads are flat"),
+    ("microvolts", "µV stored as mV"),
+])
+def test_broken_files_give_the_same_kind_of_error(tmp_path, damage, match):
+    x = F.signal("SNR", seconds=1.5 if damage == "short" else 10)
+    if damage == "flat":
+        x[:] = 0.0
+    header = F.write_wfdb(tmp_path, "bad", x)
+    if damage == "microvolts":  # the values are µV but the header says mV
+        header = F.write_wfdb(tmp_path, "bad", x * 1000, units="mV", gain=1)
+    dat = tmp_path / "bad.dat"
+    if damage == "truncate_dat":
+        dat.write_bytes(dat.read_bytes()[:500])
+    files = [header] if damage == "no_dat" else [header, dat]
+    js = parse_js(*files)
+    assert not js["ok"] and js["error"].split(":")[0] in ("bad.hea", "bad.dat")
+    assert match in js["error"]
+    if damage != "no_dat":
+        with pytest.raises(RecordError):
+            read_record(header)
+
+
+@pytest.mark.shared_data
+def test_real_records(tmp_path):
+    if not SHARED.is_dir():
+        pytest.skip(f"real-data test: {SHARED} is absent")
+    for name, signal_file in [("cpsc2018/wfdb/A0001", ".mat"), ("cinc/E00001", ".mat"), ("cinc/S0001", ".mat"),
+                              ("ptbxl/records500/00000/00001_hr", ".dat")]:
+        header = SHARED / f"{name}.hea"
+        assert_same(parse_js(header, SHARED / f"{name}{signal_file}"), header)
