@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pocketecg.cache import PreparedCache, PreparedDataset
+from pocketecg.cache import PreparedCache
 from pocketecg.evaluate import evaluate_run
-from pocketecg.export import INPUT_NAME, export_onnx, onnx_session, quantize_int8
+from pocketecg.export import INPUT_NAME, export_run, onnx_session
 from pocketecg.models import list_models
 from pocketecg.models.profile import latency_ms, profile
 from pocketecg.train import CONFIG_FILE, TrainConfig, load_run, train
 
 LATENCY_RUNS = 50
-CALIBRATION_WINDOWS = 64
 
 
 def machine() -> dict:
@@ -44,13 +43,9 @@ def ensure_run(name: str, base: TrainConfig, runs: Path, log) -> Path:
     return train(replace(base, model=name, out=str(out)), resume=True, log=log)
 
 
-def export_pair(run: Path, cache: PreparedCache, classes) -> tuple[Path, Path]:
-    model, config = load_run(run)
-    fp32 = export_onnx(model, run / "model.onnx", samples=cache.settings.window_samples)
-    calibration = PreparedDataset(cache, "train", classes)  # never the test split
-    idx = np.random.default_rng(0).choice(len(calibration), min(CALIBRATION_WINDOWS, len(calibration)), replace=False)
-    int8 = quantize_int8(fp32, run / "model-int8.onnx", calibration.batch(idx)[0])
-    return fp32, int8
+def export_pair(run: Path) -> tuple[dict, dict]:
+    """fp32 and int8 ONNX files next to the run's weights, with their parity reports."""
+    return export_run(run, run / "model.onnx", "onnx"), export_run(run, run / "model-int8.onnx", "onnx-int8")
 
 
 def measure_latencies(runs: dict[str, Path], samples: int, log) -> dict[str, dict]:
@@ -93,7 +88,7 @@ def compare(models: list[str], classes: str, cache: str | Path, out: str | Path,
         config = json.loads((run / CONFIG_FILE).read_text())
         model, _ = load_run(run)
         prof = profile(name, model, samples)
-        fp32, int8 = export_pair(run, prepared, tuple(config["classes"]))
+        fp32, int8 = export_pair(run)
         results[name] = {
             "macro_f1": metrics["macro_f1"],
             "macro_f1_ci95": metrics["ci95"]["macro_f1"] if metrics["ci95"] else None,
@@ -103,8 +98,9 @@ def compare(models: list[str], classes: str, cache: str | Path, out: str | Path,
                           for j, (c, s) in enumerate(metrics["per_class"].items())},
             "params": prof.params,
             "macs": prof.macs,
-            "size_fp32_bytes": fp32.stat().st_size,
-            "size_int8_bytes": int8.stat().st_size,
+            "size_fp32_bytes": fp32["size_bytes"],
+            "size_int8_bytes": int8["size_bytes"],
+            "int8_label_agreement_val": int8["label_agreement_val"],
             "train_seconds_per_epoch": config["train_seconds_per_epoch"],
             "epochs_run": config["epochs_run"],
             "best_epoch": config["best_epoch"],
