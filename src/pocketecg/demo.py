@@ -70,7 +70,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, predictor: Predict
 def render_report(rows: list[tuple[Path, str, Prediction, Path]], predictor: Predictor, synthetic: bool) -> str:
     head = "".join(f"<th>{c}</th>" for c in predictor.classes)
     body = []
-    for path, truth, r, png in rows:
+    for path, truth, r, _png in rows:
         cells = "".join(
             f'<td class="{"hit" if c in r.labels else ""}">{r.probabilities[c]:.2f}<small> / {r.thresholds[c]:.2f}</small></td>'
             for c in predictor.classes)
