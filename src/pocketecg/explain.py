@@ -46,16 +46,16 @@ def grad_cam(model: nn.Module, windows: np.ndarray, class_index: int) -> np.ndar
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
 
 
-def record_saliency(model: nn.Module, record: Record, settings: PreprocessSettings, class_index: int) -> np.ndarray:
-    """Saliency over the whole record at settings.fs: (samples,) in [0, 1]."""
-    windows, starts = apply(record, settings)
+def record_saliency(model: nn.Module, windows: np.ndarray, starts: list[int], n_samples: int,
+                    class_index: int) -> np.ndarray:
+    """Saliency over the whole record (`apply`'s windows laid back at their starts): (n_samples,) in [0, 1]."""
     cams = grad_cam(model, windows, class_index)
-    n = max(starts[-1] + settings.window_samples, int(round(record.seconds * settings.fs)))
+    n = max(starts[-1] + windows.shape[-1], n_samples)
     total, count = np.zeros(n), np.zeros(n)
     for cam, s in zip(cams, starts):
         total[s:s + len(cam)] += cam
         count[s:s + len(cam)] += 1
-    return np.divide(total, count, out=np.zeros(n), where=count > 0)[: int(round(record.seconds * settings.fs))]
+    return np.divide(total, count, out=np.zeros(n), where=count > 0)[:n_samples]
 
 
 def display_signal(record: Record, settings: PreprocessSettings) -> np.ndarray:
@@ -108,8 +108,10 @@ def explain_record(model: nn.Module, record: Record, settings: PreprocessSetting
                    probabilities: dict[str, float], path: str | Path, title: str | None = None) -> Path:
     """One PNG: the record on ECG paper with a saliency overlay for each finding (a plain panel if none)."""
     signal = display_signal(record, settings)
-    overlays = [(f"{c} (p={probabilities[c]:.2f})", record_saliency(model, record, settings, list(classes).index(c)))
-                for c in findings]
+    windows, starts = apply(record, settings)  # once, for every finding's saliency
+    n_samples = int(round(record.seconds * settings.fs))
+    overlays = [(f"{c} (p={probabilities[c]:.2f})",
+                 record_saliency(model, windows, starts, n_samples, list(classes).index(c))) for c in findings]
     start = 0.0
     if overlays and record.seconds > 10:  # show the 10 s where the first finding is most salient
         sal = overlays[0][1]

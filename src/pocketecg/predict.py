@@ -79,7 +79,6 @@ class Predictor:
         self.classes = tuple(classes)
         self.thresholds = {c: float(thresholds[c]) for c in self.classes}
         self.settings = settings
-        self.aggregation = aggregation
         self._logits = logits_fn
         self.description = description
         self.torch_model = torch_model  # for explanations (gradients); None for ONNX files
