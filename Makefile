@@ -7,7 +7,11 @@ BIN    := $(VENV)/bin
 # make demo DATA=folder  uses real records from that folder instead of synthetic examples
 DATA   ?=
 
-.PHONY: demo test venv clean
+APP    := src/pocketecg/app
+ORT    := $(APP)/node_modules/onnxruntime-web/dist
+VENDOR := $(APP)/web/vendor
+
+.PHONY: demo test venv web web-if-possible serve clean
 
 $(BIN)/pocketecg: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,11 +23,28 @@ $(BIN)/pocketecg: pyproject.toml
 
 venv: $(BIN)/pocketecg
 
+# The phone page's runtime: onnxruntime-web from npm (pinned in package-lock.json), never from a CDN.
+$(VENDOR)/ort-wasm-simd-threaded.wasm: $(APP)/package.json $(APP)/package-lock.json
+	cd $(APP) && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(VENDOR)
+	cp $(ORT)/ort.wasm.bundle.min.mjs $(ORT)/ort-wasm-simd-threaded.wasm $(VENDOR)/
+	touch $@
+
+web: $(VENDOR)/ort-wasm-simd-threaded.wasm
+
+# Tests need the runtime for the browser tests; without npm they are skipped (and say why).
+web-if-possible:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory web; \
+	else echo "npm not found: the phone app's browser tests will be skipped (apt-get install npm)"; fi
+
+serve: venv web
+	$(BIN)/pocketecg serve
+
 demo: venv
 	$(BIN)/pocketecg demo --out reports/demo $(if $(DATA),--data $(DATA))
 
-test: venv
+test: venv web-if-possible
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache $(APP)/node_modules $(VENDOR)

@@ -3,7 +3,8 @@
     python benchmarks/ship_model.py runs/lite            # -> src/pocketecg/weights/lite-six/
 
 Ships: config.json (model, classes, thresholds, preprocessing; the cache path is dropped), model.pt
-(state_dict, loaded with weights_only=True), model-int8.onnx (for the phone and native apps), SHA256SUMS.
+(state_dict, loaded with weights_only=True), model.onnx (fp32: the phone page, which must give Python's
+probabilities to 1e-4), model-int8.onnx (the compact export for native apps), SHA256SUMS.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ def main(run: str) -> None:
     dest = SHIPPED_DIR
     dest.mkdir(parents=True, exist_ok=True)
     config = json.loads((run_dir / "config.json").read_text())
+    fp32 = export_run(run_dir, dest / "model.onnx", "onnx", log=print)
     report = export_run(run_dir, dest / "model-int8.onnx", "onnx-int8", log=print)
-    print(json.dumps(report, indent=2))
+    print(json.dumps({"fp32": fp32, "int8": report}, indent=2))
     if report["label_agreement_val"] < 0.99:
         sys.exit("int8 label agreement below 99 %: not shipping")
     config["cache"] = None  # a user's machine has no such folder; the split hash stays as provenance
     config["shipped_from"] = str(run_dir)
+    config["fp32_export"] = fp32
     config["int8_export"] = report
     (dest / "config.json").write_text(json.dumps(config, indent=2))
     shutil.copy2(run_dir / "model.pt", dest / "model.pt")

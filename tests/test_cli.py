@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 from pocketecg.cli import app
 
 COMMANDS = [["data", "check"], ["prepare"], ["download"], ["train"], ["evaluate"], ["compare"], ["export"],
-            ["predict"], ["demo"], ["models"]]
+            ["predict"], ["demo"], ["serve"], ["models"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -14,10 +14,10 @@ from pocketecg.predict import SHIPPED_DIR, Predictor, verify_shipped
 
 def test_shipped_files_pass_their_sha256_check():
     sums = verify_shipped()
-    assert set(sums) == {"config.json", "model.pt", "model-int8.onnx"}
+    assert set(sums) == {"config.json", "model.pt", "model.onnx", "model-int8.onnx"}
 
 
-@pytest.mark.parametrize("victim", ["model.pt", "model-int8.onnx", "config.json"])
+@pytest.mark.parametrize("victim", ["model.pt", "model.onnx", "model-int8.onnx", "config.json"])
 def test_a_damaged_shipped_file_is_refused(tmp_path, victim):
     folder = tmp_path / "lite-six"
     shutil.copytree(SHIPPED_DIR, folder)
@@ -53,6 +53,13 @@ def test_shipped_torch_and_int8_agree(tmp_path):
     a = Predictor.shipped().predict_file(header)
     b = Predictor.from_path(SHIPPED_DIR / "model-int8.onnx").predict_file(header)
     assert max(abs(a.probabilities[c] - b.probabilities[c]) for c in a.probabilities) < 0.1
+    fp32 = Predictor.from_path(SHIPPED_DIR / "model.onnx").predict_file(header)  # what the phone page runs
+    assert max(abs(a.probabilities[c] - fp32.probabilities[c]) for c in a.probabilities) < 1e-5
+
+
+def test_export_of_the_shipped_model_needs_its_validation_data(tmp_path):
+    result = CliRunner().invoke(app, ["export", "shipped", "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2 and "give --cache" in result.output
 
 
 def test_demo_runs_end_to_end_with_the_shipped_model(tmp_path):

@@ -229,13 +229,20 @@ def compare(models: Annotated[str, typer.Option(help="Comma-separated model name
 
 @app.command()
 @user_errors
-def export(run: Annotated[Path, typer.Argument(help="Run directory written by `pocketecg train`.")],
+def export(run: Annotated[str, typer.Argument(help="A run directory written by `pocketecg train`, or 'shipped' "
+                                             "for the model shipped with pocketecg.")],
            out: Annotated[Path, typer.Option(help="ONNX file to write.")],
-           format: Annotated[str, typer.Option("--format", help="onnx (fp32) or onnx-int8.")] = "onnx"):
+           format: Annotated[str, typer.Option("--format", help="onnx (fp32) or onnx-int8.")] = "onnx",
+           cache: Annotated[Path | None, typer.Option(help="The prepared cache the run was trained on, if it has "
+                                                      "moved (parity is measured on its validation split).")] = None):
     """Export one self-contained ONNX file (dynamic batch and length, metadata inside) and check parity."""
     from pocketecg.export import export_run
+    from pocketecg.predict import SHIPPED_DIR, verify_shipped
 
-    report = export_run(run, out, format)
+    if run == "shipped":
+        verify_shipped()
+        run = SHIPPED_DIR
+    report = export_run(run, out, format, cache=cache)
     print(f"wrote {report['file']} ({report['size_bytes'] / 1e6:.2f} MB)")
     print(f"parity on {report['validation_windows']} validation windows: max |torch - onnx fp32| "
           f"{report['max_abs_diff_fp32']:.2e}")
@@ -317,6 +324,34 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the report.")] = Pat
     report = run_demo(out, data, predictor, log=lambda m: console.print(m, highlight=False))
     print(f"report: {report.resolve()}")
     print("open it in a browser; classify your own files with: pocketecg predict FILE ... [--explain DIR]")
+    print("start the phone app with: make serve  (or: pocketecg serve --host 0.0.0.0), then open "
+          "http://127.0.0.1:8000/ on this machine or the phone")
+
+
+@app.command()
+@user_errors
+def serve(host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 to reach it from a phone).")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8000,
+          model: Annotated[Path | None, typer.Option(help="An exported .onnx file or a run directory holding one "
+                                                     "(default: the shipped fp32 model; an int8 one is smaller but its "
+                                                     "probabilities differ from Python's by up to 1e-2).")] = None,
+          certfile: Annotated[Path | None, typer.Option(help="TLS certificate: phones allow offline use and "
+                                                        "'add to home screen' only over HTTPS (or on localhost).")] = None,
+          keyfile: Annotated[Path | None, typer.Option(help="TLS private key for --certfile.")] = None,
+          write_site: Annotated[Path | None, typer.Option(help="Write the app as a static site into this folder "
+                                                          "(for any HTTPS host) and exit.")] = None):
+    """Serve the phone app (classification runs in the browser) and POST /api/predict."""
+    from pocketecg.app.site import build_site
+
+    if write_site:
+        site = build_site(write_site, model)
+        print(f"wrote the app to {site.resolve()}; serve that folder over HTTPS (POST /api/predict needs `pocketecg serve`)")
+        return
+    from pocketecg.app.server import serve as run_server
+
+    scheme = "https" if certfile else "http"
+    print(f"pocketecg app on {scheme}://{host}:{port}/  (API: POST /api/predict, docs /api/docs; Ctrl-C stops)")
+    run_server(host, port, model, str(certfile) if certfile else None, str(keyfile) if keyfile else None)
 
 
 @app.command()

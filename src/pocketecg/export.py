@@ -147,8 +147,13 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=print) -> dict:
-    """Run directory -> one ONNX file (fp32 or int8) with metadata; returns the parity report."""
+def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=print,
+               cache: str | Path | None = None) -> dict:
+    """Run directory -> one ONNX file (fp32 or int8) with metadata; returns the parity report.
+
+    Parity is measured on the validation split of the run's prepared cache (`cache` overrides where
+    it lives, e.g. for the shipped model on another machine); int8 calibration uses training windows.
+    """
     from pocketecg.cache import PreparedCache, PreparedDataset
     from pocketecg.train import aggregate_windows, load_run
 
@@ -156,7 +161,13 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=prin
         raise ValueError(f"unknown format {fmt!r}; choose onnx or onnx-int8")
     model, config = load_run(run_dir)
     meta = run_metadata(config)
-    cache = PreparedCache(config["cache"])
+    if not (cache or config.get("cache")):
+        raise ValueError(f"{run_dir}: its prepared cache is not recorded (a shipped model); give --cache, the "
+                         "prepared shared corpus, for the parity check on the validation split")
+    cache = PreparedCache(cache or config["cache"])
+    if cache.manifest_sha256 != config.get("split_manifest_sha256", cache.manifest_sha256):
+        raise ValueError(f"{cache.folder}: not the cache {run_dir} was trained on (its split manifest differs); "
+                         "parity would be measured on other records")
     classes = tuple(config["classes"])
     val = PreparedDataset(cache, "val", classes)
     order = np.argsort(val.window_index)

@@ -19,7 +19,7 @@ from pocketecg.data.scan import ReadOptions, read_record
 from pocketecg.preprocess import PreprocessSettings, apply
 
 SHIPPED_DIR = Path(__file__).parent / "weights" / "lite-six"
-SHIPPED_FILES = ("config.json", "model.pt", "model-int8.onnx")
+SHIPPED_FILES = ("config.json", "model.pt", "model.onnx", "model-int8.onnx")
 NOISE_RATIO = 0.3  # a lead is noisy when over 30 % of its variance lies above 40 Hz
 
 

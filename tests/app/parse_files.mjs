@@ -1,17 +1,15 @@
-// node parse_files.mjs MAIN_FILE [OTHER_FILES...]: parse with the browser's readers, print JSON.
+// node parse_files.mjs FILE [FILE...]: read one record with the browser's readers (readFiles picks the
+// reader as the page does), print JSON.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { readCsv, readWfdb } from "../../src/pocketecg/app/web/ecg-parsers.js";
+import { readFiles } from "../../src/pocketecg/app/web/ecg-parsers.js";
 
-const [main, ...others] = process.argv.slice(2);
-const files = new Map([main, ...others].map((p) => {
+const files = new Map(process.argv.slice(2).map((p) => {
   const b = readFileSync(p);
   return [basename(p), b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)];
 }));
 try {
-  const name = basename(main);
-  const rec = name.toLowerCase().endsWith(".csv") ? readCsv(new TextDecoder().decode(files.get(name)), name)
-    : readWfdb(name, files, process.env.ALLOW_MISSING === "1");
+  const rec = await readFiles(files, { allowMissing: process.env.ALLOW_MISSING === "1" });
   process.stdout.write(JSON.stringify({ ok: true, fs: rec.fs, units: rec.units, warnings: rec.warnings,
     missing: rec.missing, leads: rec.leads.map((l) => Array.from(l)) }));
 } catch (e) {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 
 import ecg_files as F
 from pocketecg.data import ReadOptions, RecordError, read_record
@@ -87,6 +88,64 @@ def test_broken_files_give_the_same_kind_of_error(tmp_path, damage, match):
             read_record(header)
 
 
+@pytest.mark.parametrize("compressed", [False, True])
+def test_cpsc_original_mat_v5(tmp_path, compressed):
+    x = F.signal("LBBB", seconds=14)
+    path = F.write_cpsc_original(tmp_path, "A0042", x)
+    if compressed:  # the challenge files are zlib-compressed MATLAB v5
+        scipy.io.savemat(path, {"ECG": {"sex": "Female", "age": 61, "data": x}}, do_compression=True)
+    assert_same(parse_js(path), path)
+
+
+def test_cpsc_original_leads_as_columns(tmp_path):
+    path = tmp_path / "A0007.mat"
+    scipy.io.savemat(path, {"ECG": {"sex": "Male", "age": 40, "data": F.signal("AF").T}}, do_compression=True)
+    assert_same(parse_js(path), path)
+
+
+@pytest.mark.parametrize("case, match", [
+    ("truncated", "corrupt or truncated .mat file"),
+    ("eleven_leads", "wrong lead count"),
+    ("no_ecg_struct", "no 'ECG' struct"),
+    ("lone_cinc_mat", "without its .hea header"),
+    ("lone_dat", "without its .hea header"),
+    ("two_records", "one record at a time"),
+    ("unsupported", "unsupported file type"),
+    ("empty", "empty file"),
+])
+def test_bad_files_are_named_and_explained(tmp_path, case, match):
+    x = F.signal("SNR")
+    if case == "truncated":
+        path = tmp_path / "A1.mat"
+        scipy.io.savemat(path, {"ECG": {"sex": "Male", "age": 40, "data": x}}, do_compression=True)
+        path.write_bytes(path.read_bytes()[:3000])
+        files = [path]
+    elif case == "eleven_leads":
+        files = [tmp_path / "A1.mat"]
+        scipy.io.savemat(files[0], {"ECG": {"sex": "Male", "age": 40, "data": x[:11]}}, do_compression=True)
+    elif case == "no_ecg_struct":
+        files = [tmp_path / "A1.mat"]
+        scipy.io.savemat(files[0], {"signal": x})
+    elif case == "lone_cinc_mat":
+        F.write_cinc_mat(tmp_path, "A1", x)
+        files = [tmp_path / "A1.mat"]
+    elif case == "lone_dat":
+        F.write_wfdb(tmp_path, "A1", x)
+        files = [tmp_path / "A1.dat"]
+    elif case == "two_records":
+        files = [F.write_csv(tmp_path / "A1.csv", x, fs=500), F.write_csv(tmp_path / "A2.csv", x, fs=500)]
+    elif case == "unsupported":
+        files = [tmp_path / "A1.edf"]
+        files[0].write_bytes(b"0       ")
+    else:
+        files = [tmp_path / "A1.csv"]
+        files[0].write_bytes(b"")
+    js = parse_js(*files)
+    assert not js["ok"] and match in js["error"], js
+    if case not in ("two_records",):
+        assert js["error"].startswith("A1."), js["error"]  # names the file
+
+
 @pytest.mark.shared_data
 def test_real_records(tmp_path):
     if not SHARED.is_dir():
@@ -95,3 +154,5 @@ def test_real_records(tmp_path):
                               ("ptbxl/records500/00000/00001_hr", ".dat")]:
         header = SHARED / f"{name}.hea"
         assert_same(parse_js(header, SHARED / f"{name}{signal_file}"), header)
+    for mat in sorted((SHARED / "cpsc2018" / "original").glob("*.mat"))[:3]:  # the challenge's own files
+        assert_same(parse_js(mat), mat)

@@ -1,5 +1,6 @@
 // ECG files in the browser, read the way pocketecg.data reads them in Python:
-// WFDB (.hea + .dat in formats 16/61/80/212, or a CinC MATLAB v4 .mat), and CSV with lead names.
+// WFDB (.hea + .dat in formats 16/61/80/212, or a CinC MATLAB v4 .mat), the original CPSC 2018 .mat
+// (MATLAB v5, compressed struct `ECG`), and CSV with lead names. `readFiles` picks the reader.
 // Every reader returns {leads: 12 Float64Arrays in mV, order I..V6, fs, name, units, missing, comments}
 // or throws an Error whose message names the file and the problem.
 
@@ -109,7 +110,7 @@ export function readMatV4(buffer, file) {
   const rows = view.getInt32(4, little), cols = view.getInt32(8, little), imag = view.getInt32(12, little);
   const nameLen = view.getInt32(16, little);
   if (type > 9999 || rows <= 0 || cols <= 0 || imag !== 0 || nameLen <= 0 || nameLen > 64) {
-    throw new RecordError(file, "not a MATLAB v4 .mat file (the CinC form); other .mat files are read by the Python tools");
+    throw new RecordError(file, "corrupt .mat file: neither the CinC (MATLAB v4) nor the CPSC (MATLAB v5) form");
   }
   const precision = Math.floor(type / 10) % 10;
   const size = { 0: 8, 1: 4, 2: 4, 3: 2, 4: 2, 5: 1 }[precision];
@@ -217,4 +218,141 @@ function robustRange(x) {  // 99.5th minus 0.5th percentile (numpy's linear inte
   const s = Float64Array.from(x).sort();
   const q = (p) => { const pos = (s.length - 1) * p, lo = Math.floor(pos), hi = Math.ceil(pos); return s[lo] + (s[hi] - s[lo]) * (pos - lo); };
   return q(0.995) - q(0.005);
+}
+
+// ---------------------------------------------------------------- CPSC 2018 original .mat (MATLAB v5)
+const MAT5 = { INT8: 1, INT32: 5, UINT32: 6, MATRIX: 14, COMPRESSED: 15 };
+const MAT5_READERS = {  // MATLAB stores a double array in the smallest type that holds its values
+  1: ["getInt8", 1], 2: ["getUint8", 1], 3: ["getInt16", 2], 4: ["getUint16", 2], 5: ["getInt32", 4],
+  6: ["getUint32", 4], 7: ["getFloat32", 4], 9: ["getFloat64", 8], 12: ["getBigInt64", 8], 13: ["getBigUint64", 8],
+  16: ["getUint8", 1], 17: ["getUint16", 2], 18: ["getUint32", 4],
+};
+const MX_STRUCT = 2, MX_CHAR = 4;
+
+export function isMatV5(buffer) {
+  return buffer.byteLength >= 128 && new TextDecoder().decode(new Uint8Array(buffer, 0, 6)) === "MATLAB";
+}
+
+async function inflate(bytes, file) {
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return await new Response(stream).arrayBuffer();
+  } catch {
+    throw new RecordError(file, "corrupt or truncated .mat file (compressed data does not inflate)");
+  }
+}
+
+// One data element at pos: {type, data (DataView), next}.
+function mat5Element(view, pos, little, file) {
+  if (pos + 8 > view.byteLength) throw new RecordError(file, "corrupt or truncated .mat file");
+  let type = view.getUint32(pos, little);
+  let size = view.getUint32(pos + 4, little);
+  if (type >>> 16) {  // small element: size and type share the first word, data in the second
+    size = type >>> 16;
+    type &= 0xffff;
+    return { type, data: new DataView(view.buffer, view.byteOffset + pos + 4, size), next: pos + 8 };
+  }
+  if (pos + 8 + size > view.byteLength) throw new RecordError(file, "corrupt or truncated .mat file");
+  const next = type === MAT5.COMPRESSED ? pos + 8 + size : pos + 8 + Math.ceil(size / 8) * 8;
+  return { type, data: new DataView(view.buffer, view.byteOffset + pos + 8, size), next };
+}
+
+function mat5Numbers(el, little, file) {
+  const reader = MAT5_READERS[el.type];
+  if (!reader) throw new RecordError(file, `unsupported MATLAB data type ${el.type}`);
+  const [get, size] = reader;
+  const out = new Float64Array(Math.floor(el.data.byteLength / size));
+  for (let i = 0; i < out.length; i++) out[i] = Number(el.data[get](i * size, little));
+  return out;
+}
+
+// An miMATRIX element -> {name, dims, cls, values | text | fields}.
+function mat5Matrix(view, little, file) {
+  const flags = mat5Element(view, 0, little, file);
+  const dims = mat5Element(view, flags.next, little, file);
+  const name = mat5Element(view, dims.next, little, file);
+  const cls = flags.data.getUint32(0, little) & 0xff;
+  const shape = Array.from(mat5Numbers(dims, little, file));
+  const out = { name: new TextDecoder().decode(name.data), dims: shape, cls };
+  if (cls === MX_STRUCT) {
+    const nameLength = mat5Element(view, name.next, little, file);
+    const names = mat5Element(view, nameLength.next, little, file);
+    const width = nameLength.data.getInt32(0, little);
+    const raw = new Uint8Array(names.data.buffer, names.data.byteOffset, names.data.byteLength);
+    const fieldNames = [];
+    for (let i = 0; i + width <= raw.length; i += width) {
+      fieldNames.push(new TextDecoder().decode(raw.subarray(i, i + width)).replace(/\0.*$/s, ""));
+    }
+    out.fields = {};
+    let pos = names.next;
+    for (const field of fieldNames) {  // the first element of the struct array (CPSC files hold one)
+      const el = mat5Element(view, pos, little, file);
+      out.fields[field] = el.data.byteLength ? mat5Matrix(el.data, little, file) : null;
+      pos = el.next;
+    }
+  } else if (cls === MX_CHAR) {
+    const el = mat5Element(view, name.next, little, file);
+    out.text = String.fromCharCode(...mat5Numbers(el, little, file));
+  } else {
+    out.values = mat5Numbers(mat5Element(view, name.next, little, file), little, file);
+  }
+  return out;
+}
+
+// The original CPSC 2018 form: struct ECG {sex, age, data (12 x N, mV)} at 500 Hz.
+export async function readCpscMat(buffer, file) {
+  const little = new TextDecoder().decode(new Uint8Array(buffer, 126, 2)) === "IM";
+  let view = new DataView(buffer);
+  let pos = 128;
+  while (pos < view.byteLength) {
+    let el = mat5Element(view, pos, little, file);
+    pos = el.next;
+    if (el.type === MAT5.COMPRESSED) {
+      const inner = new DataView(await inflate(new Uint8Array(el.data.buffer, el.data.byteOffset, el.data.byteLength), file));
+      el = mat5Element(inner, 0, little, file);
+    }
+    if (el.type !== MAT5.MATRIX) continue;
+    const matrix = mat5Matrix(el.data, little, file);
+    if (matrix.name !== "ECG") continue;
+    const data = matrix.fields?.data;
+    if (!data?.values) throw new RecordError(file, "malformed CPSC 'ECG' struct (no numeric 'data' field)");
+    let [rows, cols] = data.dims;
+    if (data.dims.length !== 2 || (rows !== 12 && cols !== 12)) {
+      throw new RecordError(file, `wrong lead count: data has shape (${data.dims.join(", ")}), expected 12 x samples`);
+    }
+    // column-major on disk; leads are rows (or columns, as Python also accepts)
+    const leadsAreRows = rows === 12;
+    const n = leadsAreRows ? cols : rows;
+    const leads = STANDARD_LEADS.map((_, lead) => {
+      const x = new Float64Array(n);
+      for (let t = 0; t < n; t++) x[t] = leadsAreRows ? data.values[t * rows + lead] : data.values[lead * rows + t];
+      return x;
+    });
+    return check({ leads, fs: 500, name: file.replace(/\.[^.]*$/, ""), units: "mV", missing: [], comments: [] }, file);
+  }
+  throw new RecordError(file, "not a CPSC 2018 .mat file (no 'ECG' struct)");
+}
+
+// ---------------------------------------------------------------- any opened files
+// files: Map name -> ArrayBuffer for one record: a .hea with its .dat/.mat, a CPSC .mat, or a CSV.
+export async function readFiles(files, { fs = null, allowMissing = false } = {}) {
+  const names = [...files.keys()];
+  if (!names.length) throw new Error("no file opened");
+  const headers = names.filter((n) => n.toLowerCase().endsWith(".hea"));
+  if (headers.length > 1) throw new Error(`open one record at a time (got ${headers.join(", ")})`);
+  if (headers.length) return readWfdb(headers[0], files, allowMissing);
+  const others = names.filter((n) => !n.toLowerCase().endsWith(".dat"));
+  if (!others.length) throw new RecordError(names[0], "WFDB signal file without its .hea header");
+  if (others.length > 1) throw new Error(`open one record at a time (got ${others.join(", ")})`);
+  const [name] = others;
+  const buffer = files.get(name);
+  if (!buffer.byteLength) throw new RecordError(name, "empty file");
+  const suffix = name.includes(".") ? name.slice(name.lastIndexOf(".")).toLowerCase() : "";
+  if (suffix === ".csv" || suffix === ".txt") return readCsv(new TextDecoder().decode(buffer), name, fs, allowMissing);
+  if (suffix === ".mat") {
+    if (isMatV5(buffer)) return readCpscMat(buffer, name);
+    readMatV4(buffer, name);  // throws for a corrupt file; a valid one still needs its header:
+    throw new RecordError(name, "CinC/WFDB .mat without its .hea header (needed for gain and leads)");
+  }
+  throw new RecordError(name, `not an ECG file: unsupported file type '${suffix || "(none)"}' (expected .hea with .dat/.mat, CPSC .mat or .csv)`);
 }

@@ -1,0 +1,159 @@
+"""`pocketecg serve`: the phone app (static site) and `POST /api/predict` for clients that send files.
+
+The page classifies on the device and never uploads the ECG; the API exists for other clients (scripts,
+native apps without a model). Both use the same ONNX file, so they give the same probabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from pocketecg.app.site import MODEL_NAME, build_site
+from pocketecg.data.record import RecordError
+from pocketecg.data.scan import ReadOptions, read_record
+from pocketecg.predict import Predictor
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a 60-s 12-lead record is under 3 MB in any supported format
+MAX_FILES = 8
+RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".csv", ".txt", ".npy"}
+log = logging.getLogger("pocketecg.serve")
+
+for _type, _suffix in (("text/javascript", ".mjs"), ("application/wasm", ".wasm"),
+                       ("application/manifest+json", ".webmanifest")):
+    mimetypes.add_type(_type, _suffix)  # not every system's mime table knows these
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    message: str
+
+
+def _upload_name(raw: str | None) -> str:
+    """The uploaded file's base name; anything that is not a plain file name is refused."""
+    name = PurePosixPath((raw or "").replace("\\", "/")).name
+    if not name or name.startswith("."):
+        raise ApiError(400, f"upload has no usable file name ({raw!r})")
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in RECORD_SUFFIXES:
+        raise ApiError(415, f"{name}: unsupported file type {suffix or '(none)'!r} "
+                       f"(expected {', '.join(sorted(RECORD_SUFFIXES))})")
+    return name
+
+
+def main_file(names: list[str]) -> str:
+    """Which upload is the record: its .hea for WFDB, else the single .mat/.csv/.txt/.npy."""
+    headers = [n for n in names if n.lower().endswith(".hea")]
+    if len(headers) > 1:
+        raise ApiError(400, f"one record per request: got {len(headers)} headers ({', '.join(headers)})")
+    if headers:
+        return headers[0]
+    others = [n for n in names if not n.lower().endswith(".dat")]
+    if not others:
+        raise ApiError(422, f"{names[0]}: WFDB signal file without its .hea header")
+    if len(others) > 1:
+        raise ApiError(400, f"one record per request: got {', '.join(others)}")
+    return others[0]
+
+
+def predict_uploads(predictor: Predictor, files: list[tuple[str, bytes]], options: ReadOptions) -> dict:
+    """Write the uploads to a private temporary folder, read the record as `pocketecg predict` would, classify."""
+    if not files:
+        raise ApiError(400, "no file uploaded (send the record as multipart form field 'file')")
+    names = [n for n, _ in files]
+    if len(set(names)) != len(names):
+        raise ApiError(400, "the same file name was uploaded twice")
+    main = main_file(names)
+    with tempfile.TemporaryDirectory(prefix="pocketecg-upload-") as tmp:
+        for name, data in files:
+            (Path(tmp) / name).write_bytes(data)
+        try:
+            record = read_record(Path(tmp) / main, options)
+            result = predictor.predict_record(record, name=main)
+        except RecordError as exc:  # name the file as the client knows it, not our temporary path
+            raise ApiError(422, str(exc).replace(f"{tmp}/", "")) from None
+    out = result.to_dict()
+    out.pop("window_probabilities")  # the same object as `pocketecg predict --json`
+    return out
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` (whatever Content-Length claims)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"upload too large: {int(declared) / 2**20:.1f} MiB (limit {limit / 2**20:.0f} MiB)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"upload too large (limit {limit / 2**20:.0f} MiB)")
+    return bytes(body)
+
+
+def create_app(model: str | Path | None = None, site_dir: str | Path | None = None,
+               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """The app: the static site built into `site_dir` (a temporary folder by default) plus the API."""
+    if site_dir is None:
+        site_dir = tempfile.mkdtemp(prefix="pocketecg-site-")
+    site = build_site(site_dir, model)
+    predictor = Predictor.from_onnx(site / MODEL_NAME)
+    api = FastAPI(title="pocketecg", version=_version(), docs_url="/api/docs", openapi_url="/api/openapi.json")
+
+    @api.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError):
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @api.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception):  # logged in full here, one line for the client
+        log.exception("unexpected error")
+        return JSONResponse({"error": f"internal error ({exc.__class__.__name__}); see the server log"}, 500)
+
+    @api.get("/api/model")
+    def model_info() -> dict:
+        return {"model": predictor.description.split(" ")[0], "classes": list(predictor.classes),
+                "thresholds": predictor.thresholds, "preprocessing": predictor.settings.to_dict(),
+                "max_upload_bytes": max_upload_bytes}
+
+    @api.post("/api/predict")
+    async def api_predict(request: Request, fs: float | None = None, allow_missing_leads: bool = False) -> dict:
+        """Multipart upload of one record (a .hea with its .dat/.mat, a CPSC .mat, a CSV or .npy) -> findings."""
+        body = await read_body(request, max_upload_bytes)
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            form = await Request(request.scope, replay).form(max_files=MAX_FILES, max_fields=MAX_FILES)
+        except Exception as exc:  # starlette raises its own HTTPException/MultiPartException for bad forms
+            raise ApiError(400, f"not a multipart form upload ({getattr(exc, 'detail', exc)})") from None
+        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        files = [(_upload_name(u.filename), await u.read()) for u in uploads]
+        return await run_in_threadpool(predict_uploads, predictor, files,
+                                       ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads))
+
+    api.mount("/", StaticFiles(directory=site, html=True), name="site")
+    return api
+
+
+def _version() -> str:
+    from pocketecg import __version__
+
+    return __version__
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, model: str | Path | None = None,
+          certfile: str | None = None, keyfile: str | None = None) -> None:
+    import uvicorn
+
+    app = create_app(model)
+    uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="info")

@@ -1,0 +1,116 @@
+"""Assemble the phone app as a static site: page, onnxruntime-web, the model, examples, service worker.
+
+`pocketecg serve` builds it into a temporary folder and serves it; `pocketecg serve --write-site DIR`
+writes it for any static HTTPS host. Everything the page needs is in the folder, so after the first
+visit the service worker can answer every request offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+WEB_DIR = Path(__file__).with_name("web")
+VENDOR_DIR = WEB_DIR / "vendor"
+# onnxruntime-web's WASM-only ES module (loader bundled in) and its SIMD runtime; copied from npm by `make web`
+VENDOR_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")
+PAGE_FILES = ("index.html", "app.js", "style.css", "ecg-parsers.js", "preprocess.js", "onnx-metadata.js",
+              "manifest.webmanifest")
+MODEL_NAME = "model.onnx"
+ICON_SIZES = (192, 512)
+
+
+class SiteError(ValueError):
+    """The site cannot be built (missing runtime or model); the message says how to fix it."""
+
+
+def vendor_missing() -> list[str]:
+    return [name for name in VENDOR_FILES if not (VENDOR_DIR / name).is_file()]
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """The ONNX file the page runs: the shipped fp32 model (checked) or a given .onnx / run directory.
+
+    fp32, not int8, by default: the int8 model's quantisation steps (0.17 in logit) flip on input
+    differences of 1e-7 and between onnxruntime's native and WASM kernels, so its probabilities on the
+    phone could differ from Python's by 1e-2; fp32 agrees to 1e-6 and is 2.8 MB, cached once.
+    """
+    from pocketecg.predict import SHIPPED_DIR, verify_shipped
+
+    if model is None:
+        verify_shipped()
+        return SHIPPED_DIR / "model.onnx"
+    model = Path(model)
+    if model.is_dir():
+        for name in ("model.onnx", "model-int8.onnx"):
+            if (model / name).is_file():
+                return model / name
+        raise SiteError(f"{model}: no exported model in this run; run "
+                        f"`pocketecg export {model} --format onnx --out {model}/model.onnx` first")
+    if model.suffix.lower() != ".onnx" or not model.is_file():
+        raise SiteError(f"{model}: the app needs an .onnx file (see `pocketecg export`) or a run directory")
+    return model
+
+
+def icon_png(size: int) -> bytes:
+    """The app icon: a white ECG complex on the project's red, drawn here so no binary lives in git."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (size, size), (178, 34, 52, 255))
+    s = size / 100
+    trace = [(10, 58), (30, 58), (36, 52), (42, 58), (47, 58), (51, 66), (56, 20), (61, 76), (65, 58), (75, 58),
+             (81, 50), (87, 58), (90, 58)]
+    ImageDraw.Draw(img).line([(x * s, y * s) for x, y in trace], fill="white", width=max(2, round(5 * s)),
+                             joint="curve")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_examples(folder: Path) -> list[dict]:
+    """The demo's synthetic records (one per class) as WFDB pairs, and their index for the page."""
+    from pocketecg.demo import synthetic_examples
+
+    index = []
+    for header, title in synthetic_examples(folder):
+        index.append({"title": title, "files": [header.name, header.with_suffix(".dat").name]})
+    (folder / "index.json").write_text(json.dumps(index, indent=1))
+    return index
+
+
+def build_site(out: str | Path, model: str | Path | None = None) -> Path:
+    """Write the complete app into `out` (created or refreshed) and return it."""
+    missing = vendor_missing()
+    if missing:
+        raise SiteError(f"onnxruntime-web is not installed in {VENDOR_DIR} ({', '.join(missing)} missing); "
+                        "run `make web` (it needs npm)")
+    model_path = resolve_model(model)
+    from pocketecg.export import read_metadata
+
+    read_metadata(model_path)  # a file without classes/thresholds/preprocessing is refused here, not on the phone
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in PAGE_FILES:
+        shutil.copyfile(WEB_DIR / name, out / name)
+    (out / "vendor").mkdir(exist_ok=True)
+    for name in VENDOR_FILES:
+        shutil.copyfile(VENDOR_DIR / name, out / "vendor" / name)
+    shutil.copyfile(model_path, out / MODEL_NAME)
+    (out / "icons").mkdir(exist_ok=True)
+    for size in ICON_SIZES:
+        (out / "icons" / f"icon-{size}.png").write_bytes(icon_png(size))
+    examples = write_examples(out / "examples")
+
+    precache = ["./", *PAGE_FILES, *(f"vendor/{n}" for n in VENDOR_FILES), MODEL_NAME,
+                *(f"icons/icon-{s}.png" for s in ICON_SIZES), "examples/index.json",
+                *(f"examples/{f}" for e in examples for f in e["files"])]
+    digest = hashlib.sha256()
+    for rel in precache[1:]:
+        digest.update(rel.encode() + (out / rel).read_bytes())
+    # a new version (any changed file) gets a new cache; the service worker then drops the old one
+    worker = (WEB_DIR / "sw.js").read_text().replace("__VERSION__", digest.hexdigest()[:16])
+    (out / "sw.js").write_text(worker.replace("__PRECACHE__", json.dumps(precache)))
+    return out

@@ -1,0 +1,207 @@
+// The phone page: open an ECG, read and preprocess it here exactly as pocketecg does in Python, run the
+// ONNX model with onnxruntime-web (WASM, one thread) and show the result. Nothing is uploaded.
+import * as ort from "./vendor/ort.wasm.bundle.min.mjs";
+import { readFiles, STANDARD_LEADS } from "./ecg-parsers.js";
+import { modelFacts } from "./onnx-metadata.js";
+import { preprocess } from "./preprocess.js";
+
+const CLASS_NAMES = {
+  SNR: "normal sinus rhythm", AF: "atrial fibrillation", IAVB: "first-degree AV block",
+  LBBB: "left bundle branch block", RBBB: "right bundle branch block", PAC: "premature atrial contraction",
+  PVC: "premature ventricular contraction", STD: "ST depression", STE: "ST elevation",
+};
+const $ = (id) => document.getElementById(id);
+const state = { session: null, facts: null, last: null };
+
+async function loadModel() {
+  ort.env.wasm.numThreads = 1;  // one thread: no cross-origin isolation needed, and phones share cores poorly
+  // the loader is bundled into the module; only the .wasm binary is fetched, from our own vendor/ folder
+  ort.env.wasm.wasmPaths = { wasm: new URL("vendor/ort-wasm-simd-threaded.wasm", document.baseURI).href };
+  const response = await fetch("model.onnx");
+  if (!response.ok) throw new Error(`model.onnx could not be loaded (HTTP ${response.status})`);
+  const buffer = await response.arrayBuffer();
+  state.facts = modelFacts(buffer);
+  state.session = await ort.InferenceSession.create(buffer, { executionProviders: ["wasm"] });
+  // one warm-up run, so the time shown for the user's record is the steady-state cost, not first-call set-up
+  const W = Math.round(state.facts.settings.window_seconds * state.facts.settings.fs);
+  await infer(new Float32Array(12 * W), 1, W);
+  const f = state.facts;
+  $("model-info").textContent = `model: ${f.model} (pocketecg ${f.version}, ${(buffer.byteLength / 1024).toFixed(0)} KB, `
+    + `classes ${f.classes.join(", ")}); onnxruntime-web ${ort.env.versions?.web ?? ""} WASM, 1 thread.`;
+}
+
+// windows: Float32Array (n * 12 * W) -> per-window probabilities (n x classes) and the time run() took.
+async function infer(windows, nWindows, windowSamples) {
+  const input = new ort.Tensor("float32", windows, [nWindows, 12, windowSamples]);
+  const t0 = performance.now();
+  const output = await state.session.run({ [state.session.inputNames[0]]: input });
+  const ms = performance.now() - t0;
+  const logits = output[state.session.outputNames[0]].data;
+  const k = state.facts.classes.length;
+  const probs = [];
+  for (let w = 0; w < nWindows; w++) {
+    probs.push(Array.from(logits.subarray(w * k, (w + 1) * k), (z) => 1 / (1 + Math.exp(-z))));
+  }
+  return { probs, ms };
+}
+
+// One record (Map name -> ArrayBuffer) -> the same facts `pocketecg predict --json` prints.
+export async function classify(files) {
+  const t0 = performance.now();
+  const record = await readFiles(files);
+  const { settings, sos, classes, thresholds } = state.facts;
+  const pre = preprocess(record.leads, record.fs, settings, sos);
+  const t1 = performance.now();
+  const { probs, ms } = await infer(pre.data, pre.nWindows, pre.windowSamples);
+  const probabilities = {};
+  classes.forEach((c, j) => { probabilities[c] = probs.reduce((s, row) => s + row[j], 0) / probs.length; });
+  const warnings = [...record.warnings];
+  if (record.seconds < settings.window_seconds) {
+    warnings.push(`short record: ${record.seconds.toFixed(1)} s, zero-padded to the ${settings.window_seconds}-s window`);
+  }
+  return {
+    record: record.name, labels: classes.filter((c) => probabilities[c] >= thresholds[c]), probabilities, thresholds,
+    windows: pre.nWindows, window_starts_s: pre.starts.map((s) => s / settings.fs), seconds: record.seconds,
+    fs: record.fs, warnings, inference_ms: ms, preprocessing_ms: t1 - t0, leads: record.leads,
+    _windows: pre,
+  };
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+  $("result").hidden = true;
+}
+
+function render(result, title) {
+  $("error").hidden = true;
+  $("result").hidden = false;
+  $("record-name").textContent = title;
+  const found = result.labels.map((c) => `${c} (${CLASS_NAMES[c] ?? c})`);
+  $("findings").textContent = found.length ? `Findings: ${found.join(", ")}` : "None of the classes reached its threshold.";
+  const body = $("probabilities").tBodies[0];
+  body.replaceChildren();
+  for (const [c, p] of Object.entries(result.probabilities)) {
+    const t = result.thresholds[c];
+    const row = body.insertRow();
+    row.className = p >= t ? "found" : "";
+    row.dataset.class = c;
+    row.dataset.probability = String(p);
+    row.insertCell().textContent = `${c} — ${CLASS_NAMES[c] ?? c}`;
+    const bar = row.insertCell();
+    bar.innerHTML = `<div class="bar"><div class="fill" style="width:${(100 * p).toFixed(1)}%"></div>`
+      + `<div class="threshold" style="left:${(100 * t).toFixed(1)}%" title="threshold ${t}"></div></div>`;
+    row.insertCell().textContent = p.toFixed(4);
+    row.insertCell().textContent = t.toFixed(2);
+  }
+  const warnings = $("warnings");
+  warnings.replaceChildren(...result.warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+  $("timing").textContent = `${result.seconds.toFixed(1)} s at ${result.fs} Hz, ${result.windows} window(s). `
+    + `Inference ${result.inference_ms.toFixed(1)} ms on this device (onnxruntime-web, WASM, 1 thread); `
+    + `reading and preprocessing ${result.preprocessing_ms.toFixed(0)} ms.`;
+  $("timing").dataset.inferenceMs = String(result.inference_ms);
+  drawEcg($("ecg"), result.leads, result.fs);
+}
+
+// 6 x 2 layout on ECG paper: limb leads 0-5 s left, chest leads 5-10 s right; 25 mm/s, 10 mm/mV.
+function drawEcg(canvas, leads, fs) {
+  const mm = 4;  // pixels per millimetre before device scaling
+  const colSeconds = 5, rowMm = 20, marginMm = 6;
+  const width = (2 * colSeconds * 25 + marginMm) * mm, height = 6 * rowMm * mm;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = width * dpr;
+  canvas.height = height * dpr;
+  canvas.style.aspectRatio = `${width} / ${height}`;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(dpr, dpr);
+  ctx.fillStyle = "#fff7f7";
+  ctx.fillRect(0, 0, width, height);
+  for (let x = 0, i = 0; x <= width; x += mm, i++) {
+    ctx.strokeStyle = i % 5 ? "#f6d3d3" : "#eba7a7";
+    ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, height); ctx.stroke();
+  }
+  for (let y = 0, i = 0; y <= height; y += mm, i++) {
+    ctx.strokeStyle = i % 5 ? "#f6d3d3" : "#eba7a7";
+    ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(width, y); ctx.stroke();
+  }
+  ctx.lineWidth = 1.2;
+  ctx.font = `${3 * mm}px system-ui`;
+  for (let lead = 0; lead < 12; lead++) {
+    const col = lead < 6 ? 0 : 1, row = lead % 6;
+    const start = Math.round(col * colSeconds * fs), end = Math.min(leads[lead].length, start + Math.round(colSeconds * fs));
+    const x0 = (marginMm + col * colSeconds * 25) * mm, yMid = (row + 0.5) * rowMm * mm;
+    ctx.fillStyle = "#1c1c1c";
+    ctx.fillText(STANDARD_LEADS[lead], x0 - marginMm * mm + (col ? marginMm * mm + 2 : 2), yMid - 6 * mm);
+    if (end <= start) continue;
+    let mean = 0;
+    for (let i = start; i < end; i++) mean += leads[lead][i];
+    mean /= end - start;
+    ctx.strokeStyle = "#1c1c1c";
+    ctx.beginPath();
+    for (let i = start; i < end; i++) {
+      const x = x0 + ((i - start) / fs) * 25 * mm;
+      const y = yMid - (leads[lead][i] - mean) * 10 * mm;
+      if (i === start) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    }
+    ctx.stroke();
+  }
+}
+
+async function run(files, title) {
+  $("status").textContent = `Classifying ${title}…`;
+  try {
+    const result = await classify(files);
+    state.last = result;
+    render(result, title);
+    $("status").textContent = "Done.";
+  } catch (e) {
+    showError(e.message || String(e));
+    $("status").textContent = "That file could not be classified.";
+  }
+}
+
+async function openFiles(fileList) {
+  const files = new Map();
+  for (const f of fileList) files.set(f.name, await f.arrayBuffer());
+  await run(files, [...files.keys()].join(" + "));
+}
+
+async function tryExample() {
+  const index = await (await fetch("examples/index.json")).json();
+  const example = index[Math.floor(Math.random() * index.length)];
+  const files = new Map();
+  for (const name of example.files) files.set(name, await (await fetch(`examples/${name}`)).arrayBuffer());
+  await run(files, `${example.files[0].replace(/\.hea$/, "")}: ${example.title}`);
+}
+
+// For benchmarks and tests: time n runs of the model on the last record's windows.
+async function benchmark(n = 50) {
+  const pre = state.last._windows;
+  const times = [];
+  for (let i = 0; i < n; i++) times.push((await infer(pre.data, pre.nWindows, pre.windowSamples)).ms);
+  return times;
+}
+
+const ready = (async () => {
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline use unavailable:", e));
+  }
+  try {
+    await loadModel();
+    $("status").textContent = "Ready. Open a 12-lead ECG.";
+    $("example-button").disabled = false;
+  } catch (e) {
+    showError(`The model could not be loaded: ${e.message || e}`);
+    $("status").textContent = "Not ready.";
+    throw e;
+  }
+})();
+
+$("file-input").addEventListener("change", async (event) => {
+  await ready;
+  if (event.target.files.length) await openFiles(event.target.files);
+  event.target.value = "";  // opening the same file again triggers a new run
+});
+$("example-button").addEventListener("click", () => tryExample().catch((e) => showError(e.message)));
+
+window.pocketecg = { ready, classify, benchmark, get last() { return state.last; } };

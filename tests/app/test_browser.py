@@ -1,0 +1,205 @@
+"""The phone page in a real browser: Playwright driving Debian's chromium with a Pixel 7 profile.
+
+Needs `make web` (onnxruntime-web from npm) and chromium (`apt-get install chromium`). Without them the
+tests are skipped, saying why, unless POCKETECG_REQUIRE_BROWSER=1 (CI sets it), where that is a failure.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ecg_files as F
+from conftest import SHARED_DATA
+from pocketecg.app import site as S
+from pocketecg.data import read_record
+from pocketecg.predict import Predictor
+
+REQUIRED = os.environ.get("POCKETECG_REQUIRE_BROWSER") == "1"
+CHROMIUM = os.environ.get("POCKETECG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+TOLERANCE = 1e-4
+
+
+def _unavailable() -> str | None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[dev]')"
+    if not CHROMIUM:
+        return "chromium is not installed (apt-get install chromium)"
+    if S.vendor_missing():
+        return "onnxruntime-web is not in the page's vendor folder (make web)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    reason = _unavailable()
+    if reason:
+        if REQUIRED:
+            pytest.fail(f"browser tests required but {reason}")
+        pytest.skip(reason)
+    import uvicorn
+
+    from pocketecg.app.server import create_app
+
+    site = tmp_path_factory.mktemp("site")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(site_dir=site), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/", site
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield p, b
+        b.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A fresh Pixel 7 context (its own cache and service worker) per test."""
+    p, b = browser
+    context = b.new_context(**p.devices["Pixel 7"])
+    yield context
+    context.close()
+
+
+def open_page(context, url):
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=60_000)
+    return page, errors
+
+
+def classify(page, *paths):
+    page.set_input_files("#file-input", [str(p) for p in paths])
+    page.wait_for_function("document.getElementById('status').textContent === 'Done.' || "
+                           "!document.getElementById('error').hidden", timeout=60_000)
+
+
+def shown(page) -> dict[str, tuple[float, str]]:
+    """class -> (probability the page computed, the text it shows)."""
+    rows = page.eval_on_selector_all("#probabilities tbody tr",
+                                     "rows => rows.map(r => [r.dataset.class, r.dataset.probability, r.cells[2].textContent])")
+    return {c: (float(p), text) for c, p, text in rows}
+
+
+def records(tmp_path, shared: Path | None):
+    """(files to open, file Python reads) for every format the page reads."""
+    out = []
+    header = F.write_wfdb(tmp_path, "wfdb16", F.signal("RBBB", seconds=23, seed=3))
+    out.append(([header, tmp_path / "wfdb16.dat"], header))
+    header = F.write_wfdb(tmp_path, "wfdb212", F.signal("AF", seed=4), fmt="212")
+    out.append(([header, tmp_path / "wfdb212.dat"], header))
+    header = F.write_cinc_mat(tmp_path / "cinc", "E00009", F.signal("LBBB", seconds=16, seed=5))
+    out.append(([header, tmp_path / "cinc" / "E00009.mat"], header))
+    csv = F.write_csv(tmp_path / "mine.csv", F.signal("IAVB", fs=250, seed=6), fs=250)
+    out.append(([csv], csv))
+    mat = F.write_cpsc_original(tmp_path / "cpsc", "A0003", F.signal("STD", seconds=31, seed=7))
+    out.append(([mat], mat))
+    if shared:  # and real records, read in place
+        data = shared
+        for name, signal_file in [("cpsc2018/wfdb/A0001", ".mat"), ("ptbxl/records500/00000/00001_hr", ".dat")]:
+            out.append(([data / f"{name}.hea", data / f"{name}{signal_file}"], data / f"{name}.hea"))
+        mat = sorted((data / "cpsc2018" / "original").glob("*.mat"))[0]
+        out.append(([mat], mat))
+    return out
+
+
+def test_page_gives_pythons_probabilities_for_every_format(app_url, phone, tmp_path):
+    url, site = app_url
+    reference = Predictor.from_onnx(site / S.MODEL_NAME)  # the same file the page runs
+    page, errors = open_page(phone, url)
+    cases = records(tmp_path, SHARED_DATA if (SHARED_DATA / "labels.csv").is_file() else None)
+    for files, main in cases:
+        classify(page, *files)
+        assert page.is_hidden("#error"), page.inner_text("#error")
+        want = reference.predict_record(read_record(main), main.name)
+        got = shown(page)
+        assert list(got) == list(want.probabilities)
+        for c, (p, text) in got.items():
+            # the raw probability, compared with Python's unrounded one
+            assert abs(p - want.probabilities[c]) <= TOLERANCE, (main, c, p, want.probabilities[c])
+            assert text == f"{p:.4f}"
+        found = page.inner_text("#findings")
+        assert all(c in found for c in want.labels) and (want.labels or "None of the classes" in found)
+        assert page.eval_on_selector("#timing", "e => Number(e.dataset.inferenceMs)") > 0
+    assert not errors
+    assert "research software, not a medical device" in page.inner_text("footer").lower()
+
+
+@pytest.mark.parametrize("case, match", [
+    ("truncated_dat", "truncated"),
+    ("missing_dat", "not found: open it together with the .hea"),
+    ("flat", "all leads are flat"),
+    ("not_ecg", "unsupported file type"),
+])
+def test_broken_file_shows_a_readable_error(app_url, phone, tmp_path, case, match):
+    url, _ = app_url
+    page, errors = open_page(phone, url)
+    header = F.write_wfdb(tmp_path, "broken", F.signal("SNR"))
+    dat = tmp_path / "broken.dat"
+    if case == "truncated_dat":
+        dat.write_bytes(dat.read_bytes()[:1000])
+        files = [header, dat]
+    elif case == "missing_dat":
+        files = [header]
+    elif case == "flat":
+        header = F.write_wfdb(tmp_path, "flat", np.zeros((12, 5000)))
+        files = [header, tmp_path / "flat.dat"]
+    else:
+        files = [tmp_path / "broken.pdf"]
+        files[0].write_bytes(b"%PDF-1.4")
+    classify(page, *files)
+    message = page.inner_text("#error")
+    assert page.is_visible("#error") and page.is_hidden("#result")
+    assert match in message and message.startswith(files[0].stem + "."), message  # names the file
+    assert not errors  # an error message, not a crashed page
+    classify(page, F.write_csv(tmp_path / "fine.csv", F.signal("SNR"), fs=500))
+    assert page.is_visible("#result")  # and the page still works afterwards
+
+
+def test_example_button(app_url, phone):
+    url, _ = app_url
+    page, _ = open_page(phone, url)
+    page.click("#example-button")
+    page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+    assert "(synthetic)" in page.inner_text("#record-name") and len(shown(page)) == 6
+
+
+def test_works_offline_after_the_first_visit(app_url, phone, tmp_path):
+    url, _ = app_url
+    page, _ = open_page(phone, url)
+    page.wait_for_function("navigator.serviceWorker.controller !== null || "
+                           "navigator.serviceWorker.ready.then(() => true)", timeout=60_000)
+    page.evaluate("navigator.serviceWorker.ready")
+    page.reload()  # the worker now controls the page and has cached everything
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=60_000)
+    phone.set_offline(True)
+    page.reload()
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=60_000)
+    classify(page, F.write_csv(tmp_path / "offline.csv", F.signal("AF"), fs=500))
+    assert page.is_visible("#result") and len(shown(page)) == 6
+    page.click("#example-button")  # examples are cached too
+    page.wait_for_function("document.getElementById('record-name').textContent.includes('synthetic')")

@@ -1,0 +1,174 @@
+"""`pocketecg serve`: the site it builds and POST /api/predict, for good and bad uploads (no browser needed)."""
+
+import json
+
+import pytest
+import scipy.io
+from fastapi.testclient import TestClient
+
+import ecg_files as F
+from pocketecg.app import site as S
+from pocketecg.app.server import create_app
+from pocketecg.data import read_record
+from pocketecg.predict import SHIPPED_DIR, Predictor
+
+
+@pytest.fixture(scope="module")
+def runtime_dir(tmp_path_factory):
+    """The real onnxruntime-web files when `make web` has run; otherwise stand-ins (the API never uses them)."""
+    if not S.vendor_missing():
+        return S.VENDOR_DIR
+    folder = tmp_path_factory.mktemp("vendor")
+    for name in S.VENDOR_FILES:
+        (folder / name).write_text("// stand-in: the API tests do not run the page")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def site_and_client(runtime_dir, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setattr(S, "VENDOR_DIR", runtime_dir)
+    site = tmp_path_factory.mktemp("site")
+    app = create_app(site_dir=site, max_upload_bytes=2 * 1024 * 1024)
+    mp.undo()
+    with TestClient(app) as client:
+        yield site, client
+
+
+@pytest.fixture(scope="module")
+def client(site_and_client):
+    return site_and_client[1]
+
+
+@pytest.fixture(scope="module")
+def reference(site_and_client):
+    """Python's answer for a file, from the very ONNX file the site serves."""
+    return Predictor.from_onnx(site_and_client[0] / S.MODEL_NAME)
+
+
+def upload(client, *paths, **params):
+    files = [("file", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+    return client.post("/api/predict", files=files, params=params)
+
+
+def assert_same_as_python(response, reference, path, name):
+    assert response.status_code == 200, response.text
+    got = response.json()
+    want = reference.predict_record(read_record(path), name).to_dict()
+    want.pop("window_probabilities")
+    assert got == want
+
+
+def test_site_is_complete_and_serves_the_shipped_model(site_and_client):
+    site, client = site_and_client
+    page = client.get("/")
+    assert page.status_code == 200 and "research software, not a medical device" in page.text.lower()
+    worker = client.get("/sw.js").text
+    assert "__VERSION__" not in worker and "__PRECACHE__" not in worker
+    precache = json.loads(worker.split("const PRECACHE = ")[1].split(";\n")[0])
+    for rel in precache:  # every file the service worker caches for offline use exists
+        assert client.get(rel if rel != "./" else "/").status_code == 200, rel
+    assert client.get("/model.onnx").content == (SHIPPED_DIR / "model.onnx").read_bytes()
+    manifest = client.get("/manifest.webmanifest").json()
+    assert manifest["display"] == "standalone" and {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"}
+    assert client.get("/icons/icon-512.png").content[:8] == b"\x89PNG\r\n\x1a\n"
+    examples = client.get("/examples/index.json").json()
+    assert len(examples) == 6 and all("(synthetic)" in e["title"] for e in examples)
+
+
+def test_wfdb_pair(client, reference, tmp_path):
+    header = F.write_wfdb(tmp_path, "rec", F.signal("RBBB", seconds=25))
+    r = upload(client, header, tmp_path / "rec.dat")
+    assert_same_as_python(r, reference, header, "rec.hea")
+    assert r.json()["windows"] == 3 and r.json()["record"] == "rec.hea"
+
+
+def test_cinc_mat_csv_and_cpsc_original(client, reference, tmp_path):
+    header = F.write_cinc_mat(tmp_path / "cinc", "E00001", F.signal("AF"))
+    assert_same_as_python(upload(client, header, tmp_path / "cinc" / "E00001.mat"), reference, header, "E00001.hea")
+    csv = F.write_csv(tmp_path / "mine.csv", F.signal("SNR", fs=250), fs=250)
+    assert_same_as_python(upload(client, csv), reference, csv, "mine.csv")
+    mat = F.write_cpsc_original(tmp_path / "cpsc", "A0001", F.signal("LBBB", seconds=12))
+    assert_same_as_python(upload(client, mat), reference, mat, "A0001.mat")
+
+
+def test_npy_needs_fs_and_takes_it_as_a_parameter(client, tmp_path):
+    import numpy as np
+
+    path = tmp_path / "x.npy"
+    np.save(path, F.signal("SNR"))
+    assert upload(client, path).status_code == 422
+    r = upload(client, path, fs=500)
+    assert r.status_code == 200 and r.json()["fs"] == 500
+
+
+@pytest.mark.parametrize("case, status, match", [
+    ("nothing", 400, "no file uploaded"),
+    ("not_multipart", 400, "no file uploaded"),
+    ("unsupported", 415, "notes.pdf: unsupported file type"),
+    ("truncated_dat", 422, "rec"),
+    ("lone_dat", 422, "rec.dat: WFDB signal file without its .hea header"),
+    ("two_records", 400, "one record per request"),
+    ("nan", 422, "NaN"),
+    ("too_large", 413, "upload too large"),
+    ("corrupt_mat", 422, "A0001.mat: corrupt or truncated .mat file"),
+    ("path_in_name", 200, ""),
+])
+def test_bad_uploads_get_json_errors(client, tmp_path, case, status, match):
+    x = F.signal("SNR")
+    if case == "nothing":
+        r = client.post("/api/predict", files=[], data={"x": "1"})
+    elif case == "not_multipart":
+        r = client.post("/api/predict", content=b"{}", headers={"content-type": "application/json"})
+    elif case == "unsupported":
+        r = client.post("/api/predict", files=[("file", ("notes.pdf", b"%PDF-1.4", "application/pdf"))])
+    elif case in ("truncated_dat", "lone_dat"):
+        header = F.write_wfdb(tmp_path, "rec", x)
+        dat = tmp_path / "rec.dat"
+        if case == "truncated_dat":
+            dat.write_bytes(dat.read_bytes()[:999])
+        r = upload(client, header, dat) if case == "truncated_dat" else upload(client, dat)
+    elif case == "two_records":
+        r = upload(client, F.write_csv(tmp_path / "a.csv", x, fs=500), F.write_csv(tmp_path / "b.csv", x, fs=500))
+    elif case == "nan":
+        x[3, 100:200] = float("nan")
+        r = upload(client, F.write_csv(tmp_path / "nan.csv", x, fs=500))
+    elif case == "too_large":
+        r = client.post("/api/predict", files=[("file", ("big.csv", b"0" * (3 * 1024 * 1024), "text/csv"))])
+    elif case == "corrupt_mat":
+        mat = tmp_path / "A0001.mat"
+        scipy.io.savemat(mat, {"ECG": {"sex": "Male", "age": 40, "data": x}}, do_compression=True)
+        r = client.post("/api/predict", files=[("file", ("A0001.mat", mat.read_bytes()[:2000], "application/x-matlab"))])
+    else:  # a client sending a path as the file name: only the base name is used, nothing escapes the temp folder
+        path = F.write_csv(tmp_path / "ok.csv", x, fs=500)
+        r = client.post("/api/predict", files=[("file", ("../../etc/ok.csv", path.read_bytes(), "text/csv"))])
+        assert r.json()["record"] == "ok.csv"
+    assert r.status_code == status, r.text
+    if status != 200:
+        assert r.headers["content-type"] == "application/json" and match in r.json()["error"]
+        assert "pocketecg-upload-" not in r.json()["error"]  # never our temporary path
+
+
+def test_model_endpoint(client):
+    info = client.get("/api/model").json()
+    assert info["classes"] == ["SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"] and info["preprocessing"]["fs"] == 250
+
+
+def test_serve_without_runtime_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(S, "VENDOR_DIR", tmp_path / "nowhere")
+    with pytest.raises(S.SiteError, match="make web"):
+        create_app(site_dir=tmp_path / "site")
+
+
+def test_write_site_for_static_hosting(monkeypatch, runtime_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from pocketecg.cli import app
+
+    monkeypatch.setattr(S, "VENDOR_DIR", runtime_dir)
+    result = CliRunner().invoke(app, ["serve", "--write-site", str(tmp_path / "www")])
+    assert result.exit_code == 0, result.output
+    for rel in ["index.html", "sw.js", "model.onnx", "vendor/ort-wasm-simd-threaded.wasm", "examples/index.json"]:
+        assert (tmp_path / "www" / rel).is_file(), rel
+    bad = CliRunner().invoke(app, ["serve", "--write-site", str(tmp_path / "w2"), "--model", str(tmp_path)])
+    assert bad.exit_code == 2 and "no exported model in this run" in bad.output
