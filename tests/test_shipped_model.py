@@ -65,6 +65,7 @@ def test_export_of_the_shipped_model_needs_its_validation_data(tmp_path):
 def test_demo_runs_end_to_end_with_the_shipped_model(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
+    assert "report.html" in result.output and "pocketecg serve" in result.output  # where, and how to start the app
     page = (tmp_path / "demo" / "report.html").read_text()
     assert "lite (torch" in page and "These examples are synthetic" in page
     assert len(list((tmp_path / "demo" / "explanations").glob("*.png"))) == 6

@@ -5,10 +5,6 @@ tests are skipped, saying why, unless POCKETECG_REQUIRE_BROWSER=1 (CI sets it), 
 """
 
 import os
-import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +13,11 @@ import pytest
 import ecg_files as F
 from conftest import SHARED_DATA
 from pocketecg.app import site as S
+from pocketecg.app.browser import PHONE, READY, chromium_path, launch, open_app, open_files
 from pocketecg.data import read_record
 from pocketecg.predict import Predictor
 
 REQUIRED = os.environ.get("POCKETECG_REQUIRE_BROWSER") == "1"
-CHROMIUM = os.environ.get("POCKETECG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 TOLERANCE = 1e-4
 
 
@@ -31,7 +26,7 @@ def _unavailable() -> str | None:
         import playwright  # noqa: F401
     except ImportError:
         return "playwright is not installed (pip install -e '.[dev]')"
-    if not CHROMIUM:
+    if not chromium_path():
         return "chromium is not installed (apt-get install chromium)"
     if S.vendor_missing():
         return "onnxruntime-web is not in the page's vendor folder (make web)"
@@ -45,23 +40,11 @@ def app_url(tmp_path_factory):
         if REQUIRED:
             pytest.fail(f"browser tests required but {reason}")
         pytest.skip(reason)
-    import uvicorn
-
-    from pocketecg.app.server import create_app
+    from pocketecg.app.server import create_app, serving
 
     site = tmp_path_factory.mktemp("site")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(site_dir=site), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/", site
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(site_dir=site)) as url:
+        yield url, site
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +52,7 @@ def browser(app_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        b = launch(p)
         yield p, b
         b.close()
 
@@ -78,24 +61,9 @@ def browser(app_url):
 def phone(browser):
     """A fresh Pixel 7 context (its own cache and service worker) per test."""
     p, b = browser
-    context = b.new_context(**p.devices["Pixel 7"])
+    context = b.new_context(**p.devices[PHONE])
     yield context
     context.close()
-
-
-def open_page(context, url):
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=60_000)
-    return page, errors
-
-
-def classify(page, *paths):
-    page.set_input_files("#file-input", [str(p) for p in paths])
-    page.wait_for_function("document.getElementById('status').textContent === 'Done.' || "
-                           "!document.getElementById('error').hidden", timeout=60_000)
 
 
 def shown(page) -> dict[str, tuple[float, str]]:
@@ -122,18 +90,17 @@ def records(tmp_path, shared: Path | None):
         data = shared
         for name, signal_file in [("cpsc2018/wfdb/A0001", ".mat"), ("ptbxl/records500/00000/00001_hr", ".dat")]:
             out.append(([data / f"{name}.hea", data / f"{name}{signal_file}"], data / f"{name}.hea"))
-        mat = sorted((data / "cpsc2018" / "original").glob("*.mat"))[0]
-        out.append(([mat], mat))
+        out += [([mat], mat) for mat in sorted((data / "cpsc2018" / "original").glob("*.mat"))]  # up to 54 s
     return out
 
 
 def test_page_gives_pythons_probabilities_for_every_format(app_url, phone, tmp_path):
     url, site = app_url
     reference = Predictor.from_onnx(site / S.MODEL_NAME)  # the same file the page runs
-    page, errors = open_page(phone, url)
+    page, errors = open_app(phone, url)
     cases = records(tmp_path, SHARED_DATA if (SHARED_DATA / "labels.csv").is_file() else None)
     for files, main in cases:
-        classify(page, *files)
+        open_files(page, files)
         assert page.is_hidden("#error"), page.inner_text("#error")
         want = reference.predict_record(read_record(main), main.name)
         got = shown(page)
@@ -157,7 +124,7 @@ def test_page_gives_pythons_probabilities_for_every_format(app_url, phone, tmp_p
 ])
 def test_broken_file_shows_a_readable_error(app_url, phone, tmp_path, case, match):
     url, _ = app_url
-    page, errors = open_page(phone, url)
+    page, errors = open_app(phone, url)
     header = F.write_wfdb(tmp_path, "broken", F.signal("SNR"))
     dat = tmp_path / "broken.dat"
     if case == "truncated_dat":
@@ -171,18 +138,18 @@ def test_broken_file_shows_a_readable_error(app_url, phone, tmp_path, case, matc
     else:
         files = [tmp_path / "broken.pdf"]
         files[0].write_bytes(b"%PDF-1.4")
-    classify(page, *files)
+    open_files(page, files)
     message = page.inner_text("#error")
     assert page.is_visible("#error") and page.is_hidden("#result")
     assert match in message and message.startswith(files[0].stem + "."), message  # names the file
     assert not errors  # an error message, not a crashed page
-    classify(page, F.write_csv(tmp_path / "fine.csv", F.signal("SNR"), fs=500))
+    open_files(page, [F.write_csv(tmp_path / "fine.csv", F.signal("SNR"), fs=500)])
     assert page.is_visible("#result")  # and the page still works afterwards
 
 
 def test_example_button(app_url, phone):
     url, _ = app_url
-    page, _ = open_page(phone, url)
+    page, _ = open_app(phone, url)
     page.click("#example-button")
     page.wait_for_selector("#result:not([hidden])", timeout=60_000)
     assert "(synthetic)" in page.inner_text("#record-name") and len(shown(page)) == 6
@@ -190,7 +157,7 @@ def test_example_button(app_url, phone):
 
 def test_works_offline_after_the_first_visit(app_url, phone, tmp_path):
     url, _ = app_url
-    page, _ = open_page(phone, url)
+    page, _ = open_app(phone, url)
     page.wait_for_function("navigator.serviceWorker.controller !== null || "
                            "navigator.serviceWorker.ready.then(() => true)", timeout=60_000)
     page.evaluate("navigator.serviceWorker.ready")
@@ -198,8 +165,8 @@ def test_works_offline_after_the_first_visit(app_url, phone, tmp_path):
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=60_000)
     phone.set_offline(True)
     page.reload()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Ready')", timeout=60_000)
-    classify(page, F.write_csv(tmp_path / "offline.csv", F.signal("AF"), fs=500))
+    page.wait_for_function(READY, timeout=60_000)
+    open_files(page, [F.write_csv(tmp_path / "offline.csv", F.signal("AF"), fs=500)])
     assert page.is_visible("#result") and len(shown(page)) == 6
     page.click("#example-button")  # examples are cached too
     page.wait_for_function("document.getElementById('record-name').textContent.includes('synthetic')")

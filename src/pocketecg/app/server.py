@@ -6,8 +6,10 @@ native apps without a model). Both use the same ONNX file, so they give the same
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mimetypes
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -149,6 +151,33 @@ def _version() -> str:
     from pocketecg import __version__
 
     return __version__
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0):
+    """Run `app` in a background thread (tests, benchmarks); yields its base URL. Port 0 picks a free one."""
+    import threading
+    import time
+
+    import uvicorn
+
+    if port == 0:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the app did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model: str | Path | None = None,

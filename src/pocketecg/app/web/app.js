@@ -158,6 +158,8 @@ async function run(files, title) {
     showError(e.message || String(e));
     $("status").textContent = "That file could not be classified.";
   }
+  // a counter of finished runs, so a test (or a script) can tell this result from the previous one
+  document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
 }
 
 async function openFiles(fileList) {
