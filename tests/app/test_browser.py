@@ -170,3 +170,13 @@ def test_works_offline_after_the_first_visit(app_url, phone, tmp_path):
     assert page.is_visible("#result") and len(shown(page)) == 6
     page.click("#example-button")  # examples are cached too
     page.wait_for_function("document.getElementById('record-name').textContent.includes('synthetic')")
+
+
+def test_can_be_added_to_the_home_screen(app_url, phone):
+    url, _ = app_url
+    page, _ = open_app(phone, url)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    cdp = phone.new_cdp_session(page)
+    assert cdp.send("Page.getAppManifest")["errors"] == []
+    errors = {e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]}
+    assert errors <= {"in-incognito"}, errors  # Playwright's contexts are incognito; nothing else may be missing
