@@ -156,3 +156,12 @@ def test_real_records(tmp_path):
         assert_same(parse_js(header, SHARED / f"{name}{signal_file}"), header)
     for mat in sorted((SHARED / "cpsc2018" / "original").glob("*.mat"))[:3]:  # the challenge's own files
         assert_same(parse_js(mat), mat)
+
+
+def test_huge_file_is_refused_before_it_is_read():
+    proc = subprocess.run([NODE, str(HARNESS.with_name("check_sizes.mjs")), "holter.csv", str(300 * 2**20)],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(proc.stdout) == {"ok": False, "error": "holter.csv: file too large for one ECG (300 MiB)"}
+    proc = subprocess.run([NODE, str(HARNESS.with_name("check_sizes.mjs")), "A0001.mat", "600000"],
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(proc.stdout) == {"ok": True}

@@ -1,7 +1,7 @@
 // The phone page: open an ECG, read and preprocess it here exactly as pocketecg does in Python, run the
 // ONNX model with onnxruntime-web (WASM, one thread) and show the result. Nothing is uploaded.
 import * as ort from "./vendor/ort.wasm.bundle.min.mjs";
-import { readFiles, STANDARD_LEADS } from "./ecg-parsers.js";
+import { checkSizes, readFiles, STANDARD_LEADS } from "./ecg-parsers.js";
 import { modelFacts } from "./onnx-metadata.js";
 import { preprocess } from "./preprocess.js";
 
@@ -147,10 +147,11 @@ function drawEcg(canvas, leads, fs) {
   }
 }
 
-async function run(files, title) {
+// load: an async function giving the record's files (Map name -> ArrayBuffer); its errors are shown too.
+async function run(title, load) {
   $("status").textContent = `Classifying ${title}…`;
   try {
-    const result = await classify(files);
+    const result = await classify(await load());
     state.last = result;
     render(result, title);
     $("status").textContent = "Done.";
@@ -163,17 +164,22 @@ async function run(files, title) {
 }
 
 async function openFiles(fileList) {
-  const files = new Map();
-  for (const f of fileList) files.set(f.name, await f.arrayBuffer());
-  await run(files, [...files.keys()].join(" + "));
+  await run([...fileList].map((f) => f.name).join(" + "), async () => {
+    checkSizes(fileList);
+    const files = new Map();
+    for (const f of fileList) files.set(f.name, await f.arrayBuffer());
+    return files;
+  });
 }
 
 async function tryExample() {
   const index = await (await fetch("examples/index.json")).json();
   const example = index[Math.floor(Math.random() * index.length)];
-  const files = new Map();
-  for (const name of example.files) files.set(name, await (await fetch(`examples/${name}`)).arrayBuffer());
-  await run(files, `${example.files[0].replace(/\.hea$/, "")}: ${example.title}`);
+  await run(`${example.files[0].replace(/\.hea$/, "")}: ${example.title}`, async () => {
+    const files = new Map();
+    for (const name of example.files) files.set(name, await (await fetch(`examples/${name}`)).arrayBuffer());
+    return files;
+  });
 }
 
 // For benchmarks and tests: time n runs of the model on the last record's windows.

@@ -7,6 +7,7 @@
 export const STANDARD_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"];
 const LEAD_KEYS = new Map(STANDARD_LEADS.map((l) => [l.toLowerCase(), l]));
 export const MIN_SECONDS = 2.0;
+export const MAX_FILE_BYTES = 200 * 1024 * 1024;  // as pocketecg.data.scan: larger than any 12-lead recording
 
 export class RecordError extends Error {
   constructor(file, problem) { super(`${file}: ${problem}`); this.file = file; this.problem = problem; }
@@ -334,6 +335,15 @@ export async function readCpscMat(buffer, file) {
 }
 
 // ---------------------------------------------------------------- any opened files
+// Refuse a file too large to be one ECG before reading it into memory (a phone tab would run out).
+export function checkSizes(files) {
+  for (const f of files) {
+    if (f.size > MAX_FILE_BYTES) {
+      throw new RecordError(f.name, `file too large for one ECG (${Math.round(f.size / 2 ** 20)} MiB)`);
+    }
+  }
+}
+
 // files: Map name -> ArrayBuffer for one record: a .hea with its .dat/.mat, a CPSC .mat, or a CSV.
 export async function readFiles(files, { fs = null, allowMissing = false } = {}) {
   const names = [...files.keys()];
