@@ -325,7 +325,7 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the report.")] = Pat
     print(f"report: {report.resolve()}")
     print("open it in a browser; classify your own files with: pocketecg predict FILE ... [--explain DIR]")
     print("start the phone app with: make serve  (or: pocketecg serve --host 0.0.0.0), then open "
-          "http://127.0.0.1:8000/ on this machine or the phone")
+          "http://127.0.0.1:8000/ here or http://<this machine's address>:8000/ on a phone (docs/app.md)")
 
 
 @app.command()

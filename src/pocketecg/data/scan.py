@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -143,7 +144,11 @@ def parallel_map(func, items: list, workers: int | None = None, chunksize: int =
     if workers <= 1 or len(items) < 16:
         yield from map(func, items)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # forkserver, not fork: forking a process that runs threads (a web server, a browser driver, torch's
+    # pools) copies locks held by those threads and the children can hang on them forever
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pocketecg.data.scan", "pocketecg.cache"])  # import once, not per worker
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from pool.map(func, items, chunksize=chunksize)
 
 
