@@ -34,6 +34,10 @@ def test_compare_report_is_complete(tiny_cache, tmp_path):
             assert isinstance(r[key], int | float) and r[key] >= 0, key
         assert len(r["per_class"]) == 6 and r["macro_f1_ci95"][0] <= r["macro_f1_ci95"][1]
         assert r["size_int8_bytes"] < r["size_fp32_bytes"]
+    d = results["models"]["squeezenet1d"]["macro_f1_minus_lite"]  # paired, on the same test records
+    assert d["ci95"][0] <= d["ci95"][1]
+    assert abs(d["difference"] - (results["models"]["squeezenet1d"]["macro_f1"] - results["models"]["lite"]["macro_f1"])) < 1e-9
+    assert "macro_f1_minus_lite" not in results["models"]["lite"]
     assert results["machine"]["cpus"] >= 1 and results["date"] and results["command"]
     md = (tmp_path / "r2" / "report.md").read_text()
     assert "| lite |" in md and "| squeezenet1d |" in md and "f1_vs_latency.png" in md

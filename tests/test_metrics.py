@@ -3,8 +3,8 @@ import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from pocketecg import labels as L
-from pocketecg.metrics import (bootstrap_ci, choose_thresholds, cpsc2018_scores, macro_f1, per_class_scores,
-                               single_label)
+from pocketecg.metrics import (bootstrap_ci, choose_thresholds, cpsc2018_scores, macro_f1, paired_difference_ci,
+                               per_class_scores, single_label)
 
 
 def test_per_class_scores_match_scikit_learn():
@@ -60,3 +60,14 @@ def test_bootstrap_interval_brackets_the_estimate():
     lo, hi = ci["macro_f1"]
     assert lo < macro_f1(y, p >= t) < hi and hi - lo < 0.25
     assert all(a < b for a, b in ci["f1"])
+
+
+def test_paired_difference_is_zero_for_a_model_against_itself_and_signed():
+    rng = np.random.default_rng(1)
+    y = (rng.random((200, 3)) < 0.3).astype(int)
+    good = np.where(rng.random(y.shape) < 0.9, y, 1 - y).astype(bool)
+    bad = np.where(rng.random(y.shape) < 0.6, y, 1 - y).astype(bool)
+    same = paired_difference_ci(y, good, good, n=100)
+    assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
+    d = paired_difference_ci(y, good, bad, n=200)
+    assert d["difference"] > 0 and 0 < d["ci95"][0] <= d["difference"] <= d["ci95"][1]

@@ -22,6 +22,7 @@ import torch
 from pocketecg.cache import PreparedCache
 from pocketecg.evaluate import evaluate_run
 from pocketecg.export import INPUT_NAME, export_run, onnx_session
+from pocketecg.metrics import paired_difference_ci
 from pocketecg.models import list_models
 from pocketecg.models.profile import latency_ms, profile
 from pocketecg.train import CONFIG_FILE, TrainConfig, load_run, train
@@ -46,6 +47,21 @@ def ensure_run(name: str, base: TrainConfig, runs: Path, log) -> Path:
 def export_pair(run: Path) -> tuple[dict, dict]:
     """fp32 and int8 ONNX files next to the run's weights, with their parity reports."""
     return export_run(run, run / "model.onnx", "onnx"), export_run(run, run / "model-int8.onnx", "onnx-int8")
+
+
+def paired_differences(run_dirs: dict[str, Path], results: dict[str, dict], bootstrap: int) -> None:
+    """Every model's macro-F1 minus the first model's, on the same test records, with a paired bootstrap CI."""
+    preds = {}
+    for name, run in run_dirs.items():
+        with np.load(run / "predictions-test.npz") as d:
+            preds[name] = (d["records"], d["y"], d["p"] >= d["thresholds"])
+    first, *others = run_dirs
+    records, y, pred_first = preds[first]
+    for name in others:
+        if not np.array_equal(preds[name][0], records):
+            raise ValueError(f"{name} and {first} were scored on different test records")
+        diff = paired_difference_ci(y, preds[name][2], pred_first, n=max(bootstrap, 200))
+        results[name][f"macro_f1_minus_{first}"] = diff
 
 
 def measure_latencies(runs: dict[str, Path], samples: int, log) -> dict[str, dict]:
@@ -110,6 +126,7 @@ def compare(models: list[str], classes: str, cache: str | Path, out: str | Path,
         }
         if "cpsc2018" in metrics:
             results[name]["cpsc2018"] = metrics["cpsc2018"]
+    paired_differences(run_dirs, results, bootstrap)
     for name, lat in measure_latencies(run_dirs, samples, log).items():
         results[name].update(lat)
 
@@ -158,15 +175,19 @@ def write_plots(results: dict, out: Path) -> dict[str, Path]:
 
 
 def _table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    head = ["model", "macro-F1 (95 % CI)", "AUROC", "params", "MACs", "fp32 ONNX", "int8 ONNX",
-            "torch ms", "onnx ms", "s/epoch", "epochs"]
+    first = next(iter(report["models"]))
+    head = ["model", "macro-F1 (95 % CI)", f"minus {first} (paired 95 % CI)", "AUROC", "params", "MACs",
+            "fp32 ONNX", "int8 ONNX", "torch ms", "onnx ms", "int8 ms", "s/epoch", "epochs"]
     rows = []
     for name, r in report["models"].items():
         lo, hi = r["macro_f1_ci95"] or (float("nan"), float("nan"))
-        rows.append([name, f"{r['macro_f1']:.3f} ({lo:.3f}-{hi:.3f})", f"{r['macro_auroc']:.3f}",
+        d = r.get(f"macro_f1_minus_{first}")
+        diff = f"{d['difference']:+.3f} ({d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f})" if d else "—"
+        rows.append([name, f"{r['macro_f1']:.3f} ({lo:.3f}-{hi:.3f})", diff, f"{r['macro_auroc']:.3f}",
                      f"{r['params'] / 1e6:.2f} M", f"{r['macs'] / 1e6:.0f} M", f"{r['size_fp32_bytes'] / 1e6:.2f} MB",
                      f"{r['size_int8_bytes'] / 1e6:.2f} MB", f"{r['latency_ms_torch']:.2f}", f"{r['latency_ms_onnx']:.2f}",
-                     f"{r['train_seconds_per_epoch']:.1f}", f"{r['epochs_run']} (best {r['best_epoch']})"])
+                     f"{r['latency_ms_onnx_int8']:.2f}", f"{r['train_seconds_per_epoch']:.1f}",
+                     f"{r['epochs_run']} (best {r['best_epoch']})"])
     return head, rows
 
 

@@ -56,7 +56,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", cache: str | Path | N
     if classes == L.CLASSES:
         result["cpsc2018"] = cpsc2018_scores(y.astype(int), single_label(p, thresholds))
     (run_dir / metrics_file(split)).write_text(json.dumps(result, indent=2))
-    np.savez_compressed(run_dir / f"predictions-{split}.npz", records=records, y=y, p=p)
+    # record ids as plain strings, so the file loads without pickle
+    np.savez_compressed(run_dir / f"predictions-{split}.npz", records=np.asarray(records, dtype=str), y=y, p=p,
+                        thresholds=thresholds)
     if plots:
         plot_roc(y, p, classes, run_dir / f"roc-{split}.png", f"{config['model']} - {split} ROC")
         plot_confusion(result["per_class"], classes, run_dir / f"confusion-{split}.png",
