@@ -28,7 +28,7 @@ def measure(model: Path, record: list[Path], runs: int, throttles: tuple[int, ..
     from playwright.sync_api import sync_playwright
 
     out = {}
-    with tempfile.TemporaryDirectory() as site, serving(create_app(model, site_dir=site)) as url, \
+    with tempfile.TemporaryDirectory() as site, serving(create_app(site, model)) as url, \
             sync_playwright() as p:
         browser = launch(p)
         context = browser.new_context(**p.devices[PHONE])

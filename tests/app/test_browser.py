@@ -43,7 +43,7 @@ def app_url(tmp_path_factory):
     from pocketecg.app.server import create_app, serving
 
     site = tmp_path_factory.mktemp("site")
-    with serving(create_app(site_dir=site)) as url:
+    with serving(create_app(site)) as url:
         yield url, site
 
 

@@ -29,7 +29,7 @@ def site_and_client(runtime_dir, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(S, "VENDOR_DIR", runtime_dir)
     site = tmp_path_factory.mktemp("site")
-    app = create_app(site_dir=site, max_upload_bytes=2 * 1024 * 1024)
+    app = create_app(site, max_upload_bytes=2 * 1024 * 1024)
     mp.undo()
     with TestClient(app) as client:
         yield site, client
@@ -113,6 +113,7 @@ def test_npy_needs_fs_and_takes_it_as_a_parameter(client, tmp_path):
     ("too_large", 413, "upload too large"),
     ("corrupt_mat", 422, "A0001.mat: corrupt or truncated .mat file"),
     ("path_in_name", 200, ""),
+    ("bad_fs", 422, "bad request parameter"),
 ])
 def test_bad_uploads_get_json_errors(client, tmp_path, case, status, match):
     x = F.signal("SNR")
@@ -139,6 +140,9 @@ def test_bad_uploads_get_json_errors(client, tmp_path, case, status, match):
         mat = tmp_path / "A0001.mat"
         scipy.io.savemat(mat, {"ECG": {"sex": "Male", "age": 40, "data": x}}, do_compression=True)
         r = client.post("/api/predict", files=[("file", ("A0001.mat", mat.read_bytes()[:2000], "application/x-matlab"))])
+    elif case == "bad_fs":
+        r = client.post("/api/predict", params={"fs": "fast"},
+                        files=[("file", ("x.csv", b"I,II\n1,2\n", "text/csv"))])
     else:  # a client sending a path as the file name: only the base name is used, nothing escapes the temp folder
         path = F.write_csv(tmp_path / "ok.csv", x, fs=500)
         r = client.post("/api/predict", files=[("file", ("../../etc/ok.csv", path.read_bytes(), "text/csv"))])
@@ -157,7 +161,7 @@ def test_model_endpoint(client):
 def test_serve_without_runtime_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setattr(S, "VENDOR_DIR", tmp_path / "nowhere")
     with pytest.raises(S.SiteError, match="make web"):
-        create_app(site_dir=tmp_path / "site")
+        create_app(tmp_path / "site")
 
 
 def test_write_site_for_static_hosting(monkeypatch, runtime_dir, tmp_path):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -102,11 +103,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(model: str | Path | None = None, site_dir: str | Path | None = None,
+def create_app(site_dir: str | Path, model: str | Path | None = None,
                max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The app: the static site built into `site_dir` (a temporary folder by default) plus the API."""
-    if site_dir is None:
-        site_dir = tempfile.mkdtemp(prefix="pocketecg-site-")
+    """The app: the static site built into `site_dir` plus the API."""
     site = build_site(site_dir, model)
     predictor = Predictor.from_onnx(site / MODEL_NAME)
     api = FastAPI(title="pocketecg", version=_version(), docs_url="/api/docs", openapi_url="/api/openapi.json")
@@ -114,6 +113,11 @@ def create_app(model: str | Path | None = None, site_dir: str | Path | None = No
     @api.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError):
         return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @api.exception_handler(RequestValidationError)
+    async def bad_parameter(_: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": f"bad request parameter ({problems})"}, status_code=422)
 
     @api.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception):  # logged in full here, one line for the client
@@ -184,5 +188,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model: str | Path | None = 
           certfile: str | None = None, keyfile: str | None = None) -> None:
     import uvicorn
 
-    app = create_app(model)
-    uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="info")
+    with tempfile.TemporaryDirectory(prefix="pocketecg-site-") as site:
+        app = create_app(site, model)
+        uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="info")
