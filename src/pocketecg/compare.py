@@ -153,6 +153,7 @@ def write_plots(results: dict, out: Path) -> dict[str, Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     paths = {}
     for key, xlabel, fname in [("latency_ms_onnx", "CPU latency, onnxruntime, 1 thread (ms, 10-s record)", "f1_vs_latency.png"),
@@ -166,6 +167,10 @@ def write_plots(results: dict, out: Path) -> dict[str, Path]:
             ax.errorbar(x, r["macro_f1"], yerr=err, fmt="o", capsize=3)
             ax.annotate(name, (x, r["macro_f1"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set(xscale="log", xlabel=xlabel, ylabel="test macro-F1 (95 % CI)")
+        lo_x, hi_x = ax.get_xlim()  # plain numbers at 1-2-5 steps; matplotlib's log labels overlap here
+        ax.set_xticks([t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if lo_x <= t <= hi_x])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(out / fname, dpi=120)
