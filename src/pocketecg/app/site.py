@@ -90,7 +90,9 @@ def build_site(out: str | Path, model: str | Path | None = None) -> Path:
     model_path = resolve_model(model)
     from pocketecg.export import read_metadata
 
-    read_metadata(model_path)  # a file without classes/thresholds/preprocessing is refused here, not on the phone
+    # a file without classes/thresholds/preprocessing/band-pass is refused here, not on the phone
+    if "bandpass_sos" not in read_metadata(model_path):
+        raise SiteError(f"{model_path}: no band-pass sections in its metadata; re-export it with `pocketecg export`")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name in PAGE_FILES:

@@ -21,6 +21,7 @@ async function loadModel() {
   if (!response.ok) throw new Error(`model.onnx could not be loaded (HTTP ${response.status})`);
   const buffer = await response.arrayBuffer();
   state.facts = modelFacts(buffer);
+  if (state.facts.aggregation !== "mean") throw new Error(`unsupported window aggregation '${state.facts.aggregation}'`);
   state.session = await ort.InferenceSession.create(buffer, { executionProviders: ["wasm"] });
   // one warm-up run, so the time shown for the user's record is the steady-state cost, not first-call set-up
   const W = Math.round(state.facts.settings.window_seconds * state.facts.settings.fs);
