@@ -269,6 +269,7 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
     from pocketecg.data.scan import ReadOptions, read_record
     from pocketecg.explain import explain_record
     from pocketecg.predict import Predictor
+    from pocketecg.preprocess import apply
 
     predictor = Predictor.from_path(model) if model else Predictor.shipped()
     if explain and predictor.torch_model is None:
@@ -280,11 +281,12 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
         for path in files:
             try:
                 record = read_record(path, options)
-                result = predictor.predict_record(record, str(path))
+                prepared = apply(record, predictor.settings)  # once, for the prediction and the explanation
+                result = predictor.predict_record(record, str(path), prepared)
                 if explain:
                     png = explain_record(predictor.torch_model, record, predictor.settings, predictor.classes,
                                          result.labels, result.probabilities,
-                                         explain / f"{Path(path).stem}.png", title=str(path))
+                                         explain / f"{Path(path).stem}.png", title=str(path), prepared=prepared)
             except RecordError as exc:
                 failed += 1
                 err.print(f"[red]skipped[/red] {exc}", highlight=False, soft_wrap=True)

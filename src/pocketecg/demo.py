@@ -17,6 +17,7 @@ from pocketecg.data.record import STANDARD_LEADS
 from pocketecg.data.scan import ReadOptions, read_record, scan
 from pocketecg.explain import explain_record
 from pocketecg.predict import Prediction, Predictor
+from pocketecg.preprocess import apply
 from pocketecg.synth import FINDINGS, synth_ecg
 
 
@@ -56,10 +57,11 @@ def run_demo(out: str | Path, data: str | Path | None = None, predictor: Predict
     rows = []
     for path, truth in examples:
         record = read_record(path, ReadOptions())
-        result = predictor.predict_record(record, str(path))
+        prepared = apply(record, predictor.settings)  # one preprocessing for the prediction and its explanation
+        result = predictor.predict_record(record, str(path), prepared)
         png = out / "explanations" / f"{record.record_id}.png"
         explain_record(predictor.torch_model, record, predictor.settings, predictor.classes, result.labels,
-                       result.probabilities, png, title=f"{record.record_id} - {truth}")
+                       result.probabilities, png, title=f"{record.record_id} - {truth}", prepared=prepared)
         rows.append((path, truth, result, png))
         log(f"{path.name}: expected {truth}; found {', '.join(result.labels) or 'none'}")
     report = out / "report.html"

@@ -105,10 +105,14 @@ def plot_ecg_paper(signal: np.ndarray, fs: float, path: str | Path, title: str,
 
 
 def explain_record(model: nn.Module, record: Record, settings: PreprocessSettings, classes, findings: list[str],
-                   probabilities: dict[str, float], path: str | Path, title: str | None = None) -> Path:
-    """One PNG: the record on ECG paper with a saliency overlay for each finding (a plain panel if none)."""
+                   probabilities: dict[str, float], path: str | Path, title: str | None = None,
+                   prepared: tuple[np.ndarray, list[int]] | None = None) -> Path:
+    """One PNG: the record on ECG paper with a saliency overlay for each finding (a plain panel if none).
+
+    `prepared`: `apply(record, settings)` if the caller has it already (the prediction made it).
+    """
     signal = display_signal(record, settings)
-    windows, starts = apply(record, settings)  # once, for every finding's saliency
+    windows, starts = prepared if prepared is not None else apply(record, settings)  # once for every finding
     n_samples = int(round(record.seconds * settings.fs))
     overlays = [(f"{c} (p={probabilities[c]:.2f})",
                  record_saliency(model, windows, starts, n_samples, list(classes).index(c))) for c in findings]

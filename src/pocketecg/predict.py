@@ -130,8 +130,10 @@ class Predictor:
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self._logits(np.ascontiguousarray(windows, dtype=np.float32)).astype(np.float64)))
 
-    def predict_record(self, record: Record, name: str | None = None) -> Prediction:
-        windows, starts = apply(record, self.settings)
+    def predict_record(self, record: Record, name: str | None = None,
+                       prepared: tuple[np.ndarray, list[int]] | None = None) -> Prediction:
+        """`prepared`: `apply(record, self.settings)` when the caller already has it (e.g. for explanations)."""
+        windows, starts = prepared if prepared is not None else apply(record, self.settings)
         p_windows = self.window_probabilities(windows)
         p = p_windows.mean(axis=0)  # the aggregation used at training and evaluation time
         warnings = list(record.warnings)

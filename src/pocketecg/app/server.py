@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from pocketecg.app.site import MODEL_NAME, build_site
 from pocketecg.data.record import RecordError
 from pocketecg.data.scan import ReadOptions, read_record
+from pocketecg.export import read_metadata
 from pocketecg.predict import Predictor
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a 60-s 12-lead record is under 3 MB in any supported format
@@ -108,6 +109,7 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
     """The app: the static site built into `site_dir` plus the API."""
     site = build_site(site_dir, model)
     predictor = Predictor.from_onnx(site / MODEL_NAME)
+    model_name = read_metadata(site / MODEL_NAME).get("model", "model")
     api = FastAPI(title="pocketecg", version=_version(), docs_url="/api/docs", openapi_url="/api/openapi.json")
 
     @api.exception_handler(ApiError)
@@ -126,7 +128,7 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
 
     @api.get("/api/model")
     def model_info() -> dict:
-        return {"model": predictor.description.split(" ")[0], "classes": list(predictor.classes),
+        return {"model": model_name, "classes": list(predictor.classes),
                 "thresholds": predictor.thresholds, "preprocessing": predictor.settings.to_dict(),
                 "max_upload_bytes": max_upload_bytes}
 
