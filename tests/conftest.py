@@ -37,7 +37,7 @@ def synthetic_corpus(tmp_path_factory) -> Path:
         F.write_cpsc_original(root / "cpsc", f"A{i:04d}", F.signal(f, seconds=12 + i % 3 * 9, seed=100 + i),
                               codes=(cpsc[f],))
         F.write_ptbxl(root / "ptbxl", i + 1, F.signal(f, seconds=10, seed=200 + i), ptbxl[f],
-                      strat_fold=1 + i % 10, patient_id=1000 + i // 2)
+                      strat_fold=1 + i % 10, patient_id=1000 + i)
     F.write_wfdb(root / "flac", "JS00001", F.signal("RBBB", seed=7), dx="59118001,426783006", fmt="516",
                  lead_names=F.LOWER_LEADS)
     F.write_csv(root / "user" / "mine.csv", F.signal("SNR", seed=8), fs=500)

@@ -67,3 +67,34 @@ def test_prepare_cli_reports_time_and_read_rate(synthetic_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert "prepared 30 records" in result.output and "cache read rate" in result.output
     assert PreparedCache(tmp_path / "c").windows.shape[1:] == (12, 2500)
+
+
+def test_two_forms_of_one_recording_share_a_split_and_train_once(tmp_path):
+    """CPSC .mat + its CinC copy, and PTB-XL records500 + CinC HR + a z-scored processed copy."""
+    import ecg_files as F
+
+    root = tmp_path / "data"
+    for i in range(1, 31):
+        x = F.signal(["SNR", "AF", "RBBB"][i % 3], seed=i)
+        F.write_cpsc_original(root / "cpsc2018", f"A{i:04d}", x, codes=(1 + i % 3 * 0,))
+        F.write_cinc_mat(root / "cinc", f"A{i:04d}", x, dx="Normal")
+        F.write_ptbxl(root / "ptbxl", i, x, {"NORM": 100.0}, strat_fold=1 + i % 10, patient_id=500 + i // 3)
+        F.write_cinc_mat(root / "cinc", f"HR{i:05d}", x, dx="426783006")
+        z = (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
+        F.write_wfdb(root / "ptbxl" / "processed500" / "test", f"{i:05d}_hr", z, dx=None, units="NU",
+                     comments=[f"ecg_id: {i}", "split: test"])
+    report = prepare([root], tmp_path / "cache", workers=2)
+    assert report.failures == [] and report.records == 150 and report.duplicate_copies == 90
+    m = PreparedCache(tmp_path / "cache").manifest.drop_duplicates("record")
+    assert m.groupby("recording")["split"].nunique().max() == 1  # copies never straddle splits
+    assert m.groupby("recording").size().to_dict() == {**{f"cpsc2018:A{i:04d}": 2 for i in range(1, 31)},
+                                                        **{f"ptbxl:{i}": 3 for i in range(1, 31)}}
+    assert m.groupby("recording")["primary"].sum().eq(1).all()  # one copy of each is trained on
+    primary = m[m["primary"] == 1]
+    assert set(primary["source"]) == {"cpsc2018_original", "ptbxl_records500"}
+    # PTB-XL patients (three ecg_ids each) never straddle splits, whatever form their records are in
+    ptb = m[m["recording"].str.startswith("ptbxl:")]
+    assert ptb.groupby("patient")["split"].nunique().max() == 1 and ptb["patient"].notna().all()
+    # the strat_fold of the original wins over the processed copy's "split: test"
+    assert set(ptb[ptb["recording"] == "ptbxl:1"]["split"]) == {"train"}
+    assert len(PreparedDataset(tmp_path / "cache", ("train", "val", "test")).records) == len(primary)

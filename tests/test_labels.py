@@ -27,7 +27,31 @@ def test_cpsc_codes():
 def test_cinc_sinus_rhythm_counts_as_normal_only_alone():
     assert L.from_dx(["426783006"]) == {"SNR"}
     assert L.from_dx(["426783006", "59118001"]) == {"RBBB"}
-    assert L.from_dx(["426783006", "39732003"]) == {"SNR"}  # left axis deviation is not one of the nine
+    assert L.from_dx(["426783006", "427393009"]) == {"SNR"}  # sinus arrhythmia is a normal variant
+
+
+@pytest.mark.parametrize("other", ["39732003", "164865005", "164873001", "164934002", "426177001", "999999999"])
+def test_sinus_rhythm_plus_any_other_code_is_not_normal(other):
+    # left axis deviation, MI, LVH, T-wave abnormal, sinus bradycardia, and a code nobody knows
+    assert L.from_dx(["426783006", other]) == frozenset()
+    assert L.from_dx([other, "426783006", "427393009"]) == frozenset()
+    assert L.from_dx(["426783006", other, "164889003"]) == {"AF"}  # the other classes are kept
+
+
+def test_prolonged_pr_is_first_degree_av_block():
+    assert L.from_dx(["426783006", "164947007"]) == {"IAVB"}
+    # cinc/HR00599: MI + prolonged PR + sinus rhythm was a training positive for "normal"
+    assert L.from_dx(["164865005", "164947007", "426783006"]) == {"IAVB"}
+    assert L.from_ptbxl({"NORM": 100.0, "LPR": 0.0}) == {"IAVB"}  # a form statement: counts when present
+    assert L.from_ptbxl({"LPR": 100.0, "SR": 0.0}) == {"IAVB"}
+
+
+def test_not_assessed_lists_everything_outside_the_classes():
+    six = L.not_assessed(L.PRESETS["six"])
+    assert any("PVC" in s for s in six) and any("STE" in s for s in six) and any("infarction" in s for s in six)
+    assert not any("(AF)" in s for s in six)
+    assert "normal sinus rhythm" not in L.not_assessed_sentence(L.PRESETS["six"])
+    assert L.CLASS_DESCRIPTIONS["SNR"] == "normal ECG"
     assert L.from_dx(["713427006"]) == {"RBBB"} and L.from_dx(["733534002"]) == {"LBBB"}
     assert L.from_dx(["164884008"]) == {"PVC"}
     assert L.from_dx(["Normal"]) == {"SNR"} and L.from_dx(["I-AVB", "STD"]) == {"IAVB", "STD"}

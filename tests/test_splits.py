@@ -39,3 +39,33 @@ def test_ptbxl_follows_strat_fold_so_patients_never_straddle():
 def test_split_hint_used_when_fold_unknown():
     items = [SplitInput("ptbxl/processed500/val/00007_hr", "ptbxl_processed500", None, split_hint="val")]
     assert assign_splits(items) == {"ptbxl/processed500/val/00007_hr": "val"}
+
+
+def test_copies_of_one_recording_or_patient_share_a_split():
+    # 200 recordings, each in two forms; the group is the recording (or the patient) they share
+    items = []
+    for i in range(200):
+        labels = frozenset({["SNR", "AF", "RBBB"][i % 3]})
+        items.append(SplitInput(f"cpsc/A{i:04d}", "cpsc2018_original", labels, group=f"cpsc2018:A{i:04d}"))
+        items.append(SplitInput(f"cinc/A{i:04d}", "cpsc2018_wfdb", labels, group=f"cpsc2018:A{i:04d}"))
+    splits = assign_splits(items, seed=3)
+    assert all(splits[f"cpsc/A{i:04d}"] == splits[f"cinc/A{i:04d}"] for i in range(200))
+    assert {"train", "val", "test"} == set(splits.values())
+    # a fold on one copy (PTB-XL) pulls the copy without it (a CinC HR file) into the same split
+    items = [SplitInput("ptbxl/records500/00000/00010_hr", "ptbxl_records500", frozenset(), strat_fold=10,
+                        group="ptbxl-patient:7"),
+             SplitInput("cinc/HR00010", "cinc_ptbxl", frozenset(), group="ptbxl-patient:7"),
+             SplitInput("ptbxl/processed500/train/00011_hr", "ptbxl_processed500", frozenset(), split_hint="train",
+                        group="ptbxl-patient:7")]
+    assert set(assign_splits(items).values()) == {"test"}
+
+
+def test_folds_are_balanced_and_deterministic():
+    from pocketecg.splits import assign_folds
+
+    groups = {f"g{i}": frozenset({["SNR", "AF", "IAVB"][i % 3]}) for i in range(300)}
+    folds = assign_folds(groups, 5, seed=0)
+    assert folds == assign_folds(dict(reversed(list(groups.items()))), 5, seed=0)
+    for cls in ["SNR", "AF", "IAVB"]:
+        counts = Counter(folds[g] for g, labels in groups.items() if cls in labels)
+        assert sorted(counts) == [0, 1, 2, 3, 4] and max(counts.values()) - min(counts.values()) <= 1, counts

@@ -2,8 +2,15 @@
 
 Layout of a cache folder:
     windows.f32     float32 array (n_windows, 12, window_samples), C order, raw bytes (np.memmap)
-    manifest.csv    one row per window: window, record, source, split, start, n_windows, labelled,
-                    and one 0/1 column per class of pocketecg.labels.CLASSES (empty when unknown)
+    manifest.csv    one row per window: window, record, source, recording, patient, group, primary, split,
+                    start, n_windows, labelled, and one 0/1 column per class of pocketecg.labels.CLASSES
+                    (empty when unknown)
+
+`recording` is the canonical recording id (every copy of one recording shares it), `group` the unit
+the split was drawn over (the patient where known, else the recording), and `primary` marks the one
+copy of each recording that training and scoring use: a recording present in two forms is neither
+weighted twice in training nor counted twice in a score. The other copies stay in the cache (and in
+the same split), so a test can still check that two forms give the same answer.
     cache.json      preprocessing settings, array shape, counts, failures, manifest sha256
 """
 
@@ -25,11 +32,13 @@ from pocketecg.data.ptbxl import DATABASE_FILE, load_database
 from pocketecg.data.record import STANDARD_LEADS, RecordError
 from pocketecg.data.scan import Candidate, ReadOptions, find_candidates, parallel_map, read_candidate
 from pocketecg.preprocess import PreprocessSettings, apply
-from pocketecg.splits import SplitInput, assign_splits, cinc_ptbxl_ecg_id
+from pocketecg.splits import SplitInput, assign_splits
 
 WINDOWS_FILE = "windows.f32"
 MANIFEST_FILE = "manifest.csv"
 INFO_FILE = "cache.json"
+MANIFEST_COLUMNS = ["window", "record", "source", "recording", "patient", "group", "primary", "split", "start",
+                    "n_windows", "labelled", *L.CLASSES]
 
 
 @dataclass
@@ -39,6 +48,7 @@ class PrepareReport:
     failures: list[tuple[str, str]]
     seconds: float
     split_records: dict[str, int] = field(default_factory=dict)
+    duplicate_copies: int = 0
 
 
 def _prepare_one(args: tuple[Candidate, ReadOptions, PreprocessSettings]):
@@ -51,18 +61,52 @@ def _prepare_one(args: tuple[Candidate, ReadOptions, PreprocessSettings]):
     except Exception as exc:  # one bad record never stops the run
         return None, (str(candidate.path), f"unexpected error: {exc.__class__.__name__}: {exc}")
     info = {"record": candidate.key, "source": record.source, "labels": record.labels,
-            "strat_fold": record.meta.get("strat_fold"), "split_hint": record.meta.get("split_hint"),
-            "starts": starts}
+            "recording": record.recording or f"file:{candidate.key}", "patient": record.meta.get("patient_id"),
+            "ecg_id": record.meta.get("ecg_id"), "strat_fold": record.meta.get("strat_fold"),
+            "split_hint": record.meta.get("split_hint"), "starts": starts}
     return (info, windows), None
 
 
-def ptbxl_folds(folders: list[Path]) -> dict[int, int]:
-    """ecg_id -> strat_fold from any ptbxl_database.csv under the folders (for CinC's HR* copies)."""
-    folds: dict[int, int] = {}
+def ptbxl_entries(folders: list[Path]) -> dict:
+    """ecg_id -> PTB-XL database entry from any ptbxl_database.csv under the folders (for copies
+    that do not carry their fold and patient, such as CinC's HR* records)."""
+    entries = {}
     for root in folders:
         for db in sorted(root.rglob(DATABASE_FILE)):
-            folds.update({k: e.strat_fold for k, e in load_database(db).items() if e.strat_fold})
-    return folds
+            entries.update(load_database(db))
+    return entries
+
+
+# Which copy of a recording to train on: the original form, at its full rate and in mV, first.
+COPY_PREFERENCE = ("cpsc2018_original", "ptbxl_records500", "cpsc2018_wfdb", "ptbxl_records100", "cinc_ptbxl",
+                   "ptbxl_processed500")
+
+
+def copy_rank(info: dict) -> tuple:
+    source = info["source"]
+    rank = COPY_PREFERENCE.index(source) if source in COPY_PREFERENCE else 0
+    return (info["labels"] is None, rank, info["record"])
+
+
+def group_copies(infos: list[dict], folders: list[Path]) -> None:
+    """Fill in each record's patient (from PTB-XL's database for copies), group and primary flag."""
+    entries = ptbxl_entries(folders)
+    for info in infos:
+        entry = entries.get(info["ecg_id"]) if info["ecg_id"] is not None else None
+        if entry is not None:
+            info["patient"] = info["patient"] if info["patient"] is not None else entry.patient_id
+            info["strat_fold"] = info["strat_fold"] if info["strat_fold"] is not None else entry.strat_fold
+        if info["patient"] is not None and info["recording"].startswith("ptbxl:"):
+            info["group"] = f"ptbxl-patient:{info['patient']}"
+        else:
+            info["group"] = info["recording"]
+    by_recording: dict[str, list[dict]] = {}
+    for info in infos:
+        by_recording.setdefault(info["recording"], []).append(info)
+    for copies in by_recording.values():
+        best = min(copies, key=copy_rank)
+        for info in copies:
+            info["primary"] = info is best
 
 
 def prepare(folders: list[str | Path], out: str | Path, settings: PreprocessSettings = PreprocessSettings(),
@@ -91,14 +135,9 @@ def prepare(folders: list[str | Path], out: str | Path, settings: PreprocessSett
                 progress()
     tmp.replace(out / WINDOWS_FILE)
 
-    folds = ptbxl_folds(folders)
-    split_inputs = []
-    for info in infos:
-        fold = info["strat_fold"]
-        if fold is None and info["source"] == "cinc_ptbxl":
-            fold = folds.get(cinc_ptbxl_ecg_id(info["record"]))
-        split_inputs.append(SplitInput(info["record"], info["source"], info["labels"], fold, info["split_hint"]))
-    splits = assign_splits(split_inputs, seed)
+    group_copies(infos, folders)
+    splits = assign_splits([SplitInput(i["record"], i["source"], i["labels"], i["strat_fold"], i["split_hint"],
+                                       i["group"]) for i in infos], seed)
 
     rows = []
     for info in infos:
@@ -106,17 +145,19 @@ def prepare(folders: list[str | Path], out: str | Path, settings: PreprocessSett
         vec = L.to_vector(info["labels"] or ())
         for i, start in enumerate(info["starts"]):
             row = {"window": info["first_window"] + i, "record": info["record"], "source": info["source"],
-                   "split": splits[info["record"]], "start": start, "n_windows": len(info["starts"]),
-                   "labelled": int(labelled)}
+                   "recording": info["recording"], "patient": info["patient"], "group": info["group"],
+                   "primary": int(info["primary"]), "split": splits[info["record"]], "start": start,
+                   "n_windows": len(info["starts"]), "labelled": int(labelled)}
             row.update({c: (int(v) if labelled else None) for c, v in zip(L.CLASSES, vec)})
             rows.append(row)
-    manifest = pd.DataFrame(rows, columns=["window", "record", "source", "split", "start", "n_windows",
-                                           "labelled", *L.CLASSES])
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    manifest["patient"] = manifest["patient"].astype("Int64")
     for c in L.CLASSES:
         manifest[c] = manifest[c].astype("Int8")
     manifest.to_csv(out / MANIFEST_FILE, index=False)
     seconds = time.perf_counter() - t0
     split_records = dict(Counter(splits.values()))
+    copies = len(infos) - sum(i["primary"] for i in infos)
     info = {
         "pocketecg_version": __version__,
         "settings": settings.to_dict(),
@@ -125,6 +166,8 @@ def prepare(folders: list[str | Path], out: str | Path, settings: PreprocessSett
         "records": len(infos),
         "windows": n_windows,
         "split_records": split_records,
+        "recordings": len(infos) - copies,
+        "duplicate_copies": copies,
         "seed": seed,
         "sources": [str(f.resolve()) for f in folders],
         "failures": [{"path": p, "problem": m} for p, m in failures],
@@ -132,7 +175,7 @@ def prepare(folders: list[str | Path], out: str | Path, settings: PreprocessSett
         "prepare_seconds": round(seconds, 2),
     }
     (out / INFO_FILE).write_text(json.dumps(info, indent=2))
-    return PrepareReport(len(infos), n_windows, failures, seconds, split_records)
+    return PrepareReport(len(infos), n_windows, failures, seconds, split_records, copies)
 
 
 class CacheError(RuntimeError):
@@ -149,6 +192,9 @@ class PreparedCache:
             self.manifest = pd.read_csv(self.folder / MANIFEST_FILE, dtype={c: "Int8" for c in L.CLASSES})
         except (OSError, ValueError) as exc:
             raise CacheError(f"{self.folder}: not a prepared cache ({exc}); run `pocketecg prepare` first") from None
+        if "primary" not in self.manifest.columns:
+            raise CacheError(f"{self.folder}: prepared by an older pocketecg (no recording ids, so copies of one "
+                             "recording could straddle splits); run `pocketecg prepare` again")
         self.settings = PreprocessSettings.from_dict(self.info["settings"])
         shape = tuple(self.info["shape"])
         self.windows = (np.memmap(self.folder / WINDOWS_FILE, dtype=np.float32, mode="r", shape=shape)
@@ -158,10 +204,14 @@ class PreparedCache:
     def manifest_sha256(self) -> str:
         return self.info["manifest_sha256"]
 
-    def rows(self, split: str | None = None, labelled_only: bool = True) -> pd.DataFrame:
+    def rows(self, split: str | tuple[str, ...] | None = None, labelled_only: bool = True,
+             primary_only: bool = True) -> pd.DataFrame:
+        """Manifest rows of a split (or several); by default one copy per recording, labelled only."""
         m = self.manifest
         if split is not None:
-            m = m[m["split"] == split]
+            m = m[m["split"].isin([split] if isinstance(split, str) else list(split))]
+        if primary_only:
+            m = m[m["primary"] == 1]
         if labelled_only:
             m = m[m["labelled"] == 1]
         return m
@@ -177,9 +227,13 @@ class PreparedDataset:
     data stage stays free of the model stage.
     """
 
-    def __init__(self, cache: PreparedCache | str | Path, split: str, classes: tuple[str, ...] = L.CLASSES):
+    def __init__(self, cache: PreparedCache | str | Path, split: str | tuple[str, ...],
+                 classes: tuple[str, ...] = L.CLASSES, records: set[str] | None = None):
+        """`records`: keep only these record keys (a cross-fitting fold)."""
         self.cache = cache if isinstance(cache, PreparedCache) else PreparedCache(cache)
         self.rows = self.cache.rows(split)
+        if records is not None:
+            self.rows = self.rows[self.rows["record"].isin(records)]
         self.classes = tuple(classes)
         self.window_index = self.rows["window"].to_numpy()
         self.targets = self.cache.targets(self.rows, self.classes)

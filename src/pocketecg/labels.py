@@ -3,11 +3,16 @@
 Every reader turns its source's codes into a set of class names from `CLASSES` through the
 functions here, so the mapping lives in one place (documented in docs/labels.md).
 
-SNR means what CPSC 2018 means by "Normal": a normal ECG. Sources say it differently:
-CPSC writes "Normal"; PTB-XL has the diagnostic statement NORM; CinC headers only carry the
-rhythm code 426783006 "sinus rhythm", which also appears on abnormal ECGs. `finalise` applies
-one rule to all of them: SNR is set when the source gives normal evidence *and* none of the
-other eight classes is present. (A CinC "sinus rhythm + RBBB" record is RBBB, not SNR+RBBB.)
+SNR means what CPSC 2018 means by "Normal": a normal ECG, not merely "sinus rhythm". Sources
+say it differently, and each reader's evidence for "normal" is strict:
+- CPSC 2018 writes "Normal".
+- PTB-XL has the diagnostic statement NORM (likelihood > 0).
+- CinC `#Dx` lines carry SNOMED-CT codes, where 426783006 is only "sinus rhythm" and sits on
+  abnormal ECGs too (MI, hypertrophy, T-wave changes, axis deviation...). A line is normal only
+  when it has sinus rhythm and every other code is in `SNOMED_NORMAL_VARIANTS`; any other code,
+  known or unknown, means "not normal".
+`finalise` then applies one rule to all of them: SNR is set when the source gives normal evidence
+*and* none of the other eight classes is present. (A "sinus rhythm + RBBB" record is RBBB.)
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 
 CLASSES: tuple[str, ...] = ("SNR", "AF", "IAVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
 CLASS_DESCRIPTIONS: dict[str, str] = {
-    "SNR": "normal ECG (sinus rhythm, no other finding)",
+    "SNR": "normal ECG",
     "AF": "atrial fibrillation",
     "IAVB": "first-degree atrioventricular block",
     "LBBB": "left bundle branch block",
@@ -47,9 +52,15 @@ CPSC_NAMES: dict[str, str] = {
 # diagnosis (733534002/164909002, 713427006/59118001, 63593006/284470004, 17338001/427172004)
 # map to the same class; 164884008 "ventricular ectopics" is what CinC gave CPSC's own PVCs.
 SNOMED_SINUS_RHYTHM = "426783006"
+# Codes that still leave an ECG "normal" next to sinus rhythm. Kept short on purpose: sinus
+# arrhythmia (respiratory variation of the rate) is a normal finding. Sinus bradycardia and
+# tachycardia are not on the list: CPSC's "Normal" records are normal in rate as well.
+SNOMED_NORMAL_VARIANTS: dict[str, str] = {
+    "427393009": "sinus arrhythmia",
+}
 SNOMED_CODES: dict[str, str] = {
     "164889003": "AF",
-    "270492004": "IAVB",
+    "270492004": "IAVB", "164947007": "IAVB",  # 164947007 prolonged PR interval: PR > 200 ms is IAVB
     "164909002": "LBBB", "733534002": "LBBB",
     "59118001": "RBBB", "713427006": "RBBB",
     "284470004": "PAC", "63593006": "PAC",
@@ -65,7 +76,9 @@ SNOMED_CODES: dict[str, str] = {
 # every PTB-XL AF label: 1,466 of 1,514 AFIB rows have 0.0).
 PTBXL_NORMAL = "NORM"
 PTBXL_DIAGNOSTIC: dict[str, str] = {"1AVB": "IAVB", "CLBBB": "LBBB", "CRBBB": "RBBB"}
-PTBXL_RHYTHM_FORM: dict[str, str] = {"AFIB": "AF", "PAC": "PAC", "PVC": "PVC", "STD_": "STD", "STE_": "STE"}
+# LPR (prolonged PR interval) is a form statement: PR > 200 ms is first-degree AV block.
+PTBXL_RHYTHM_FORM: dict[str, str] = {"AFIB": "AF", "LPR": "IAVB", "PAC": "PAC", "PVC": "PVC", "STD_": "STD",
+                                     "STE_": "STE"}
 
 
 def finalise(findings: Iterable[str], normal_evidence: bool) -> frozenset[str]:
@@ -85,19 +98,27 @@ def from_cpsc_codes(codes: Iterable[int]) -> frozenset[str]:
 
 
 def from_dx(tokens: Iterable[str]) -> frozenset[str]:
-    """A CinC `#Dx` line: SNOMED-CT codes or CPSC text names; other codes are ignored."""
+    """A CinC `#Dx` line: SNOMED-CT codes or CPSC text names.
+
+    Codes outside the nine classes add no class, but they do rule out "normal": sinus rhythm is
+    normal evidence only when every other code on the line is a normal variant.
+    """
     findings: list[str] = []
-    normal = False
+    sinus = other = False
     for token in (t.strip() for t in tokens):
         if not token:
             continue
         if token == SNOMED_SINUS_RHYTHM or token.lower() == "normal":
-            normal = True
+            sinus = True
+        elif token in SNOMED_NORMAL_VARIANTS:
+            pass
         elif token in SNOMED_CODES:
             findings.append(SNOMED_CODES[token])
         elif token.lower() in CPSC_NAMES:
             findings.append(CPSC_NAMES[token.lower()])
-    return finalise(findings, normal)
+        else:
+            other = True  # any other finding, known or unknown: not a normal ECG
+    return finalise(findings, normal_evidence=sinus and not other)
 
 
 def from_ptbxl(scp_codes: Mapping[str, float], strict_likelihood: bool = False) -> frozenset[str]:
@@ -106,6 +127,25 @@ def from_ptbxl(scp_codes: Mapping[str, float], strict_likelihood: bool = False) 
         if code in scp_codes and (not strict_likelihood or scp_codes[code] > 0):
             findings.append(cls)
     return finalise(findings, normal_evidence=scp_codes.get(PTBXL_NORMAL, 0.0) > 0)
+
+
+# What the model does not look at: everything outside its classes. Shown next to every list of
+# findings, so "no finding" is never read as "normal".
+NOT_ASSESSED_EXAMPLES: tuple[str, ...] = (
+    "myocardial infarction or ischaemia", "ventricular hypertrophy", "axis deviation", "T-wave changes",
+    "QT prolongation", "second- and third-degree AV block", "other arrhythmias (flutter, tachycardias, pauses)",
+    "pacemaker rhythm",
+)
+
+
+def not_assessed(classes: Iterable[str]) -> list[str]:
+    """Conditions a model with these classes does not assess: the other CPSC classes, then the rest."""
+    chosen = set(classes)
+    return [f"{CLASS_DESCRIPTIONS[c]} ({c})" for c in CLASSES if c not in chosen] + list(NOT_ASSESSED_EXAMPLES)
+
+
+def not_assessed_sentence(classes: Iterable[str]) -> str:
+    return "Not assessed by this model: " + ", ".join(not_assessed(classes)) + "."
 
 
 def preset_classes(preset: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,4 +77,9 @@ def read_cpsc_original(path: str | Path, mat: dict | None = None, reference: Pat
     reference = reference or find_reference(path)
     labels = read_reference(reference).get(path.stem) if reference else None
     return Record(signal=data, fs=CPSC_FS, record_id=path.stem, source=SOURCE, path=str(path),
-                  units="mV", labels=labels, meta=meta)
+                  units="mV", labels=labels, meta=meta, recording=cpsc_recording(path.stem))
+
+
+def cpsc_recording(name: str) -> str | None:
+    """CPSC 2018 training records are A0001-A6877, in the original and in the CinC 2020 copy alike."""
+    return f"cpsc2018:{name}" if re.fullmatch(r"A\d{4}", name) else None

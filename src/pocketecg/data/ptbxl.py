@@ -81,4 +81,4 @@ def read_ptbxl(path: str | Path, database: Path | None = None, allow_missing_lea
     # Preprocessed PTB-XL copies are stored z-scored (units NU); keep them apart from the raw ones.
     source = "ptbxl_processed500" if units == "NU" else f"ptbxl_records{int(fs)}"
     return Record(signal=signal, fs=fs, record_id=base.name, source=source, path=str(header),
-                  units=units, labels=labels, missing_leads=missing, meta=meta)
+                  units=units, labels=labels, missing_leads=missing, meta=meta, recording=f"ptbxl:{ecg_id}")

@@ -47,6 +47,10 @@ class Record:
     missing_leads: tuple[str, ...] = ()  # zero-filled because the file lacked them (only when allowed)
     meta: dict = field(default_factory=dict)  # age, sex, patient_id, strat_fold, ... when known
     warnings: list[str] = field(default_factory=list)
+    # The recording this file holds, the same for every copy of it ("cpsc2018:A0001" for the CPSC .mat
+    # and its CinC WFDB copy, "ptbxl:17" for every PTB-XL form and CinC's HR00017); None when the
+    # source has no stable id (a CSV file), and the file's own key stands in.
+    recording: str | None = None
 
     leads = STANDARD_LEADS
 

@@ -102,12 +102,31 @@ def cinc_source(record_id: str) -> str:
     return "wfdb"
 
 
+def cinc_recording(record_id: str, source: str) -> str | None:
+    """Canonical recording id of a CinC record: the original it copies where one exists.
+
+    CinC 2020's CPSC set is CPSC 2018's training set under the same names (A0001-A6877) and its
+    PTB-XL set is PTB-XL renamed (HR00017 is ecg_id 17); the other CinC sets are their own originals.
+    """
+    if source == "cpsc2018_wfdb":
+        return f"cpsc2018:{record_id}"
+    if source == "cinc_ptbxl":
+        return f"ptbxl:{int(record_id[2:])}"
+    if source.startswith("cinc_"):
+        return f"{source}:{record_id}"
+    return None
+
+
 def read_wfdb(path: str | Path, allow_missing_leads: bool = False) -> Record:
     base = record_base(path)
     signal, fs, units, missing, comments = read_wfdb_signal(base, allow_missing_leads)
     fields = header_fields(comments)
     labels = L.from_dx(fields["dx"].split(",")) if fields.get("dx") else None
     meta = {k: fields[k] for k in ("age", "sex") if k in fields}
-    return Record(signal=signal, fs=fs, record_id=base.name, source=cinc_source(base.name),
+    source = cinc_source(base.name)
+    recording = cinc_recording(base.name, source)
+    if source == "cinc_ptbxl":
+        meta["ecg_id"] = int(base.name[2:])
+    return Record(signal=signal, fs=fs, record_id=base.name, source=source,
                   path=str(base.with_suffix(".hea")), units=units, labels=labels,
-                  missing_leads=missing, meta=meta)
+                  missing_leads=missing, meta=meta, recording=recording)
