@@ -16,7 +16,7 @@ from pocketecg.compare import machine
 from pocketecg.evaluate import evaluate_run
 from pocketecg.models import create_model
 from pocketecg.models.profile import latency_ms, profile
-from pocketecg.train import load_run
+from pocketecg.inference import load_run
 
 
 def main(folder: str) -> None:

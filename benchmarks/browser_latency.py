@@ -21,7 +21,7 @@ from pathlib import Path
 from pocketecg.app.browser import PHONE, launch, open_app, open_files
 from pocketecg.app.server import create_app, serving
 from pocketecg.demo import synthetic_examples
-from pocketecg.predict import SHIPPED_DIR
+from pocketecg.inference import SHIPPED_DIR
 
 
 def measure(model: Path, record: list[Path], runs: int, throttles: tuple[int, ...]) -> dict:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from pocketecg.export import export_run
-from pocketecg.predict import SHIPPED_DIR, SHIPPED_FILES
+from pocketecg.inference import SHIPPED_DIR, SHIPPED_FILES
 
 
 def main(run: str) -> None:

@@ -9,7 +9,7 @@ from pocketecg.cli import app
 from pocketecg.data import read_record
 from pocketecg.predict import Predictor
 from pocketecg.preprocess import apply
-from pocketecg.train import load_run
+from pocketecg.inference import load_run
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,9 @@ def test_predict_every_format_json_schema(tiny_run, files):
         assert set(d["probabilities"]) == set(classes) == set(d["thresholds"])
         assert all(0 <= v <= 1 for v in d["probabilities"].values())
         assert d["labels"] == [c for c in classes if d["probabilities"][c] >= d["thresholds"][c]]
+        assert [f.split(" ")[0] for f in d["findings"]] == d["labels"]
+        assert "SNR" not in d["labels"] or "SNR (normal ECG)" in d["findings"]
+        assert any("(STE)" in n for n in d["not_assessed"]) and any("infarction" in n for n in d["not_assessed"])
     by_kind = dict(zip(files, lines))
     assert by_kind["wfdb"]["windows"] == 5 and by_kind["wfdb"]["window_starts_s"] == [0.0, 5.0, 10.0, 15.0, 18.0]
     # the same signal in four containers gives the same answer
@@ -152,3 +155,34 @@ def test_demo_with_real_records(tiny_run, tmp_path, synthetic_corpus):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "demo" / "report.html").read_text()
     assert "These examples are synthetic" not in page and "E00000.hea" in page and "(cinc_georgia)" in page
+
+
+def test_text_output_says_normal_ecg_and_what_is_not_assessed(tiny_run, files):
+    result = CliRunner().invoke(app, ["predict", str(files["wfdb"]), "--model", str(tiny_run)])
+    assert result.exit_code == 0, result.output
+    assert "Not assessed by this model:" in result.output and "ST-segment elevation (STE)" in result.output
+    assert "sinus rhythm" not in result.output
+    first = result.output.splitlines()[0]
+    from pocketecg import labels as L
+    assert ("not a normal-ECG result" in first
+            or any(f"{c} ({L.CLASS_DESCRIPTIONS[c]})" in first for c in L.PRESETS["six"])), first
+
+
+def test_one_inference_path():
+    """sigmoid, the window mean and the threshold rule are written once, in pocketecg.inference."""
+    import re
+    from pathlib import Path
+
+    import numpy as np
+
+    from pocketecg import inference
+
+    assert np.allclose(inference.sigmoid([-800.0, 0.0, 800.0]), [0.0, 0.5, 1.0])
+    assert inference.aggregate(np.array([[0.2, 0.4], [0.4, 0.8]])).tolist() == pytest.approx([0.3, 0.6])
+    assert inference.decide(np.array([0.5, 0.49]), np.array([0.5, 0.5])).tolist() == [True, False]
+    src = Path(inference.__file__).parent
+    for path in src.rglob("*.py"):
+        if path.name in ("inference.py", "train.py", "layers.py", "synth.py"):  # loss and SE gates are not inference
+            continue
+        text = path.read_text()
+        assert not re.search(r"1 / \(1 \+ np\.exp|torch\.sigmoid|>= thresholds|>= self\.thresholds", text), path

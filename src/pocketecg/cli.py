@@ -158,8 +158,11 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
           device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
           num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
           model_kwargs: Annotated[str, typer.Option(help="JSON of extra model arguments.")] = "{}",
-          resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False):
-    """Train a model; epochs and thresholds are chosen on the validation split only."""
+          resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False,
+          crossfit: Annotated[int, typer.Option(help="K-fold cross-fitting over train+val: thresholds from "
+                                                "out-of-fold predictions, final model on all of train+val for "
+                                                "the median best epoch. 0: the plain train/val protocol.")] = 0):
+    """Train a model; epochs and thresholds are chosen on validation data only (never the test split)."""
     from pocketecg.train import TrainConfig
     from pocketecg.train import train as run_train
 
@@ -167,17 +170,50 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, patience=patience, seed=seed,
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs))
-    run_train(config, resume=resume, log=lambda m: console.print(m, highlight=False))
+    log = lambda m: console.print(m, highlight=False)  # noqa: E731
+    if crossfit:
+        from pocketecg.crossfit import crossfit as run_crossfit
+
+        run_crossfit(config, crossfit, log=log, resume=True)
+    else:
+        run_train(config, resume=resume, log=log)
 
 
 @app.command()
 @user_errors
-def evaluate(run: Annotated[Path, typer.Argument(help="Run directory written by `pocketecg train`.")],
+def evaluate(run: Annotated[Path | None, typer.Argument(help="Run directory written by `pocketecg train`.")] = None,
              split: Annotated[str, typer.Option(help="test or val.")] = "test",
              cache: Annotated[Path | None, typer.Option(help="Cache folder (default: the one it was trained on).")] = None,
+             data: Annotated[list[Path] | None, typer.Option("--data", help="Score on this labelled folder instead "
+                                                             "of a cache split (repeat for several).")] = None,
+             model: Annotated[str, typer.Option(help="With --data: shipped, a run directory or an .onnx file.")] =
+             "shipped",
+             csv_out: Annotated[Path | None, typer.Option("--csv", help="With --data: one row per record.")] = None,
+             out: Annotated[Path | None, typer.Option(help="With --data: folder for metrics.json and plots.")] = None,
              bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the 95 % intervals.")] = 1000,
              as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False):
-    """Per-class F1/precision/recall/AUROC/AUPRC, macro-F1 with 95 % CIs, plots; writes metrics.json."""
+    """Per-class F1/precision/recall/AUROC/AUPRC, macro-F1 with 95 % CIs, plots.
+
+    `evaluate RUN` scores a run on a split of its cache (writes metrics.json into the run);
+    `evaluate --data DIR [--model shipped|RUN|x.onnx]` scores any model on any labelled folder.
+    """
+    if data:
+        from pocketecg.data.scan import find_candidates
+        from pocketecg.evaluate import evaluate_folders
+
+        if run is not None:
+            model = str(run)
+        total = len(find_candidates(data))
+        with _progress() as bar:
+            task = bar.add_task("scoring", total=total)
+            result = evaluate_folders(data, model, csv_out, out, bootstrap, progress=lambda: bar.advance(task))
+        if as_json:
+            print(json.dumps(result, indent=2))
+            return
+        _print_folder_scores(result)
+        return
+    if run is None:
+        raise UserError("give a run directory, or --data FOLDER to score a model on a labelled folder")
     from pocketecg.evaluate import evaluate_run
 
     result = evaluate_run(run, split, cache, bootstrap)
@@ -198,6 +234,37 @@ def evaluate(run: Annotated[Path, typer.Argument(help="Run directory written by 
     if "cpsc2018" in result:
         s = result["cpsc2018"]
         print("CPSC 2018: " + ", ".join(f"{k} {s[k]:.3f}" for k in ("F_AF", "F_Block", "F_PC", "F_ST", "F1")))
+
+
+def _fmt(v, spec=".3f") -> str:
+    return format(v, spec) if isinstance(v, float | int) and not isinstance(v, bool) else "n/a"
+
+
+def _print_folder_scores(result: dict) -> None:
+    ci = result.get("ci95") or {}
+    table = Table("class", "n", "F1", "95 % CI", "precision", "recall", "AUROC", "AUPRC", "threshold",
+                  title=f"{result['model']} on {', '.join(result['data'])} ({result['records']} records)")
+    for c in result["classes"]:
+        s = result["per_class"][c]
+        lo_hi = ci.get("f1", {}).get(c)
+        table.add_row(c, str(s["positives"]), _fmt(s["f1"]), f"{_fmt(lo_hi[0], '.2f')}-{_fmt(lo_hi[1], '.2f')}"
+                      if lo_hi else "n/a", _fmt(s["precision"]), _fmt(s["recall"]), _fmt(s["auroc"]),
+                      _fmt(s["auprc"]), f"{s['threshold']:.2f}")
+    console.print(table)
+    lo, hi = ci.get("macro_f1", (None, None))
+    print(f"macro-F1 {_fmt(result['macro_f1'], '.4f')} (95 % CI {_fmt(lo)}-{_fmt(hi)}) over "
+          f"{', '.join(result['classes_scored'])}; macro-AUROC {_fmt(result['macro_auroc'], '.4f')}")
+    for note in result["notes"]:
+        print(f"note: {note}")
+    per_source = Table("source", "records", "macro-F1", *result["classes"], title="F1 per source")
+    for source, s in result["per_source"].items():
+        per_source.add_row(source, str(s["records"]), _fmt(s["macro_f1"]),
+                           *(_fmt(s["per_class"][c]["f1"], ".2f") for c in result["classes"]))
+    console.print(per_source)
+    print(f"{result['files']} files: {result['records']} recordings scored, {result['unlabelled_skipped']} unlabelled, "
+          f"{result['duplicate_copies_skipped']} duplicate copies, {len(result['failures'])} unreadable")
+    for f in result["failures"]:
+        console.print(f"[red]not read[/red] {f['path']}: {f['problem']}", highlight=False)
 
 
 @app.command()
@@ -237,7 +304,7 @@ def export(run: Annotated[str, typer.Argument(help="A run directory written by `
                                                       "moved (parity is measured on its validation split).")] = None):
     """Export one self-contained ONNX file (dynamic batch and length, metadata inside) and check parity."""
     from pocketecg.export import export_run
-    from pocketecg.predict import SHIPPED_DIR, verify_shipped
+    from pocketecg.inference import SHIPPED_DIR, verify_shipped
 
     if run == "shipped":
         verify_shipped()
@@ -298,8 +365,7 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
                 d.pop("window_probabilities")
                 print(json.dumps(d), flush=True)
             else:
-                found = ", ".join(result.labels) or "none of the classes"
-                console.print(f"[bold]{path}[/bold]: {found}", highlight=False)
+                console.print(f"[bold]{path}[/bold]: {result.summary()}", highlight=False)
                 console.print("  " + "  ".join(f"{c} {p:.3f}/{result.thresholds[c]:.2f}"
                                                for c, p in result.probabilities.items()), highlight=False)
                 console.print(f"  {result.seconds:g} s, {result.windows} window(s) at "
@@ -308,6 +374,8 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
                     console.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
                 if explain:
                     console.print(f"  explanation: {png}", highlight=False)
+    if not as_json and len(files) > failed:
+        console.print(L.not_assessed_sentence(predictor.classes), highlight=False, style="dim")
     if failed:
         err.print(f"{failed} of {len(files)} file(s) could not be read", highlight=False)
         raise typer.Exit(1)

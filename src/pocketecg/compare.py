@@ -25,7 +25,8 @@ from pocketecg.export import INPUT_NAME, export_run, onnx_session
 from pocketecg.metrics import paired_difference_ci
 from pocketecg.models import list_models
 from pocketecg.models.profile import latency_ms, profile
-from pocketecg.train import CONFIG_FILE, TrainConfig, load_run, train
+from pocketecg.inference import CONFIG_FILE, decide, load_run
+from pocketecg.train import TrainConfig, train
 
 LATENCY_RUNS = 50
 
@@ -54,7 +55,7 @@ def paired_differences(run_dirs: dict[str, Path], results: dict[str, dict], boot
     preds = {}
     for name, run in run_dirs.items():
         with np.load(run / "predictions-test.npz") as d:
-            preds[name] = (d["records"], d["y"], d["p"] >= d["thresholds"])
+            preds[name] = (d["records"], d["y"], decide(d["p"], d["thresholds"]))
     first, *others = run_dirs
     records, y, pred_first = preds[first]
     for name in others:

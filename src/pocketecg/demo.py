@@ -88,7 +88,8 @@ def render_report(rows: list[tuple[Path, str, Prediction, Path]], predictor: Pre
             "<p class=warn>Real records, picked as the first of each class in the folder. If the folder is the "
             "corpus the model was trained on, some of them were training records: this page shows how the tool "
             "works, not how well (held-out test scores: docs/results.md).</p>")
-    legend = ", ".join(f"{c}: {L.CLASS_DESCRIPTIONS[c]}" for c in predictor.classes)
+    legend = (", ".join(f"{c}: {L.CLASS_DESCRIPTIONS[c]}" for c in predictor.classes) + ". "
+              + L.not_assessed_sentence(predictor.classes).rstrip("."))
     return f"""<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>pocketecg demo</title><style>body{{font-family:system-ui,sans-serif;margin:1.5em;max-width:1200px}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}td.hit{{background:#ffe0b0;font-weight:bold}}

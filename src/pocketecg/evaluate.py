@@ -15,7 +15,7 @@ import numpy as np
 from pocketecg import labels as L
 from pocketecg.cache import PreparedCache, PreparedDataset
 from pocketecg.metrics import bootstrap_ci, cpsc2018_scores, macro_f1, per_class_scores, single_label
-from pocketecg.train import load_run, record_probabilities
+from pocketecg.inference import decide, load_run, record_probabilities
 
 
 def metrics_file(split: str) -> str:
@@ -38,7 +38,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", cache: str | Path | N
         raise ValueError(f"{cache.folder}: no labelled records in split {split!r}")
     records, y, p = record_probabilities(model, dataset, torch.device("cpu"))
     thresholds = np.array([config["thresholds"][c] for c in classes])
-    pred = p >= thresholds
+    pred = decide(p, thresholds)
     per_class = per_class_scores(y, p, thresholds, classes)
     result = {
         "run": str(run_dir),
@@ -109,3 +109,117 @@ def plot_confusion(per_class: dict, classes, path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- any model on any labelled folder
+def _finite_or_none(value):
+    """JSON has no NaN: a score that cannot be computed is null (and said so in a note)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def score_records(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, classes: tuple[str, ...],
+                  bootstrap: int = 1000) -> dict:
+    """Per-class and macro scores; a class without positives is "n/a" and left out of the macro average."""
+    per_class = per_class_scores(y, p, thresholds, classes)
+    scored = [j for j, c in enumerate(classes) if per_class[c]["positives"] > 0]
+    notes = []
+    for j, c in enumerate(classes):
+        if j not in scored:
+            per_class[c].update(f1="n/a", recall="n/a", auroc="n/a", auprc="n/a")
+            notes.append(f"{c}: no positive record here, so F1, recall, AUROC and AUPRC are n/a and {c} is left "
+                         "out of the macro averages")
+    pred = decide(p, thresholds)
+    sub = np.array(scored, dtype=int)
+    out = {"records": int(len(y)), "classes_scored": [classes[j] for j in scored],
+           "macro_f1": macro_f1(y[:, sub], pred[:, sub]) if len(sub) else None,
+           "macro_auroc": (float(np.nanmean([per_class[classes[j]]["auroc"] for j in scored]))
+                           if scored and any(np.isfinite(per_class[classes[j]]["auroc"]) for j in scored) else None),
+           "per_class": per_class, "notes": notes}
+    if bootstrap and len(sub) and len(y) > 1:
+        ci = bootstrap_ci(y[:, sub], p[:, sub], thresholds[sub], n=bootstrap)
+        out["ci95"] = {"macro_f1": ci["macro_f1"],
+                       "f1": {classes[j]: ci["f1"][i] for i, j in enumerate(scored)},
+                       "auroc": {classes[j]: ci["auroc"][i] for i, j in enumerate(scored)}, "resamples": bootstrap}
+    return out
+
+
+def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path: str | Path | None = None,
+                     out: str | Path | None = None, bootstrap: int = 1000, progress=None) -> dict:
+    """Score a model (`shipped`, a run directory or an .onnx file) on labelled folders.
+
+    Labels are read as `data check` reads them; unlabelled records are counted and skipped. Each
+    recording is scored once: of several copies (CPSC .mat and its CinC copy, PTB-XL forms) the one
+    training would use is kept. Files that cannot be read are listed, never fatal.
+    """
+    import csv
+
+    from pocketecg.cache import COPY_PREFERENCE
+    from pocketecg.data.record import RecordError
+    from pocketecg.data.scan import find_candidates, read_candidate
+    from pocketecg.predict import Predictor
+
+    predictor = Predictor.shipped() if model == "shipped" else Predictor.from_path(model)
+    classes = predictor.classes
+    thresholds = np.array([predictor.thresholds[c] for c in classes])
+    candidates = find_candidates(folders)
+    chosen: dict[str, tuple] = {}  # recording -> (rank, key, source, labels, probabilities)
+    failures, unlabelled = [], 0
+    for candidate in candidates:
+        try:
+            record = read_candidate(candidate, _options())
+            if record.labels is None:
+                unlabelled += 1
+                continue
+            prediction = predictor.predict_record(record, str(candidate.path))
+        except RecordError as exc:
+            failures.append({"path": exc.path, "problem": exc.problem})
+            continue
+        finally:
+            if progress is not None:
+                progress()
+        recording = record.recording or f"file:{candidate.key}"
+        rank = (COPY_PREFERENCE.index(record.source) if record.source in COPY_PREFERENCE else 0, candidate.key)
+        if recording not in chosen or rank < chosen[recording][0]:
+            chosen[recording] = (rank, candidate.key, record.source, record.labels,
+                                 np.array([prediction.probabilities[c] for c in classes]))  # already aggregated
+    rows = sorted(chosen.values(), key=lambda r: r[1])
+    if not rows:
+        raise ValueError(f"no labelled, readable records in {', '.join(map(str, folders))}")
+    y = np.stack([L.to_vector(r[3], classes) for r in rows])
+    p = np.stack([r[4] for r in rows])
+    sources = np.array([r[2] for r in rows])
+    result = {"model": predictor.description, "data": [str(f) for f in folders], "classes": list(classes),
+              "thresholds": dict(zip(classes, thresholds.tolist())),
+              "files": len(candidates), "unlabelled_skipped": unlabelled, "failures": failures,
+              "duplicate_copies_skipped": len(candidates) - unlabelled - len(failures) - len(rows),
+              **score_records(y, p, thresholds, classes, bootstrap),
+              "per_source": {s: score_records(y[sources == s], p[sources == s], thresholds, classes, 0)
+                             for s in sorted(set(sources))}}
+    if csv_path is not None:
+        with open(csv_path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["record", "source", "reference", "predicted", *[f"p_{c}" for c in classes]])
+            for (_, key, source, labels, probs), pred in zip(rows, decide(p, thresholds)):
+                writer.writerow([key, source, " ".join(c for c in classes if c in labels) or "-",
+                                 " ".join(c for c, hit in zip(classes, pred) if hit) or "-",
+                                 *[f"{v:.6f}" for v in probs]])
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        plot_roc(y, p, classes, out / "roc.png", f"{predictor.description} - ROC")
+        plot_confusion(per_class_scores(y, p, thresholds, classes), classes, out / "confusion.png",
+                       "confusion matrices (the model's own thresholds)")
+        (out / "metrics.json").write_text(json.dumps(_finite_or_none(result), indent=2))
+    return _finite_or_none(result)
+
+
+def _options():
+    from pocketecg.data.scan import ReadOptions
+
+    return ReadOptions()

@@ -155,7 +155,7 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=prin
     it lives, e.g. for the shipped model on another machine); int8 calibration uses training windows.
     """
     from pocketecg.cache import PreparedCache, PreparedDataset
-    from pocketecg.train import aggregate_windows, load_run
+    from pocketecg.inference import aggregate_windows, decide, load_run, sigmoid
 
     if fmt not in ("onnx", "onnx-int8"):
         raise ValueError(f"unknown format {fmt!r}; choose onnx or onnx-int8")
@@ -188,9 +188,9 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=prin
         fp32.unlink()
         int8_logits = _onnx_logits(out, windows)
         thresholds = np.array([config["thresholds"][c] for c in classes])
-        _, p_ref = aggregate_windows(records, 1 / (1 + np.exp(-torch_logits)))
-        _, p_int8 = aggregate_windows(records, 1 / (1 + np.exp(-int8_logits)))
-        agree = (p_ref >= thresholds) == (p_int8 >= thresholds)
+        _, p_ref = aggregate_windows(records, sigmoid(torch_logits))
+        _, p_int8 = aggregate_windows(records, sigmoid(int8_logits))
+        agree = decide(p_ref, thresholds) == decide(p_int8, thresholds)
         report["max_abs_diff_int8_logits"] = float(np.abs(int8_logits - torch_logits).max())
         report["label_agreement_val"] = float(agree.mean())
         report["record_agreement_val"] = float(agree.all(axis=1).mean())

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from pocketecg import labels as L
+from pocketecg.inference import decide
 
 
 def f1_per_class(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -43,7 +44,7 @@ def _safe(fn, y, p):
 
 
 def per_class_scores(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, classes: tuple[str, ...]) -> dict:
-    pred = p >= thresholds
+    pred = decide(p, thresholds)
     f1 = f1_per_class(y, pred)
     precision = precision_score(y, pred, average=None, zero_division=0.0)
     recall = recall_score(y, pred, average=None, zero_division=0.0)
@@ -113,7 +114,7 @@ def bootstrap_ci(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, n: int = 
                  level: float = 0.95) -> dict:
     """Percentile intervals over records resampled with replacement (thresholds held fixed)."""
     rng = np.random.default_rng(seed)
-    pred = p >= thresholds
+    pred = decide(p, thresholds)
     macro, per_class, auroc = [], [], []
     for _ in range(n):
         idx = rng.integers(0, len(y), len(y))

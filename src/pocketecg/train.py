@@ -38,11 +38,10 @@ from pocketecg import labels as L
 from pocketecg.augment import AUGMENTATIONS, apply_augmentations
 from pocketecg.cache import PreparedCache, PreparedDataset
 from pocketecg.metrics import choose_thresholds, macro_f1
+from pocketecg.inference import CONFIG_FILE, MODEL_FILE, load_run, record_probabilities  # noqa: F401 (re-exported)
 from pocketecg.models import create_model
 
 CHECKPOINT = "checkpoint.pt"
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
 
 
@@ -142,38 +141,6 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-# ---------------------------------------------------------------- record-level scoring
-@torch.no_grad()
-def window_probabilities(model: nn.Module, windows: np.ndarray, device: torch.device, batch_size: int = 64) -> np.ndarray:
-    model.eval()
-    out = []
-    for i in range(0, len(windows), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size])).to(device)
-        out.append(torch.sigmoid(model(x).float()).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def aggregate_windows(records: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Record-level probability = mean over the record's windows (all of them; documented in docs/results.md)."""
-    keys, inverse = np.unique(records, return_inverse=True)
-    sums = np.zeros((len(keys), probs.shape[1]))
-    np.add.at(sums, inverse, probs)
-    return keys, sums / np.bincount(inverse)[:, None]
-
-
-def record_probabilities(model: nn.Module, dataset: PreparedDataset, device: torch.device):
-    """-> (record ids, record targets, record probabilities) for every record of the dataset's split."""
-    windows = dataset.cache.windows[np.sort(dataset.window_index)]
-    order = np.argsort(dataset.window_index)
-    probs = window_probabilities(model, windows, device)
-    keys, p = aggregate_windows(dataset.records[order], probs)
-    first = {}
-    for rec, target in zip(dataset.records, dataset.targets):
-        first.setdefault(rec, target)
-    y = np.stack([first[k] for k in keys]) if len(keys) else np.zeros((0, len(dataset.classes)))
-    return keys, y, p
-
-
 # ---------------------------------------------------------------- checkpoints
 def versions() -> dict:
     import numpy
@@ -196,9 +163,23 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 # ---------------------------------------------------------------- the loop
-def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epochs: int | None = None) -> Path:
+@dataclass(frozen=True)
+class Selection:
+    """Which records train and which choose the epoch. The default is the plain protocol (train split /
+    validation split); cross-fitting trains on K-1 folds of train+val and validates on the held-out one,
+    and its final model trains on all of train+val for a fixed number of epochs (no validation)."""
+    train_split: tuple[str, ...] = ("train",)
+    val_split: tuple[str, ...] = ("val",)
+    train_records: frozenset[str] | None = None
+    val_records: frozenset[str] | None = None
+    fixed_epochs: int | None = None  # train exactly this many epochs and keep the last weights
+
+
+def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epochs: int | None = None,
+          selection: Selection = Selection(), thresholds: dict[str, float] | None = None) -> Path:
     """Train and write the run directory; returns it. `stop_after_epochs` ends the process's work early
-    (exactly as a kill right after that epoch's checkpoint; used to test resuming)."""
+    (exactly as a kill right after that epoch's checkpoint; used to test resuming). `thresholds` are
+    written instead of ones chosen on validation (cross-fitting's final model has no validation)."""
     rank, world = ddp_setup()
     device = torch.device(config.device if config.device != "cuda" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
     out = Path(config.out)
@@ -206,10 +187,14 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
         out.mkdir(parents=True, exist_ok=True)
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
-    train_set = PreparedDataset(cache, "train", classes)
-    val_set = PreparedDataset(cache, "val", classes)
-    if len(train_set) == 0 or len(val_set) == 0:
+    train_set = PreparedDataset(cache, selection.train_split, classes, selection.train_records)
+    val_set = (None if selection.fixed_epochs else
+               PreparedDataset(cache, selection.val_split, classes, selection.val_records))
+    if len(train_set) == 0 or (val_set is not None and len(val_set) == 0):
         raise ValueError(f"{config.cache}: the cache needs labelled train and val records")
+    if val_set is None and thresholds is None:
+        raise ValueError("a run without validation needs its thresholds given (from cross-fitting)")
+    last_epoch = min(config.epochs, selection.fixed_epochs or config.epochs)
 
     torch.manual_seed(config.seed)
     model = create_model(config.model, len(classes), **config.model_kwargs).to(device)
@@ -240,7 +225,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     task = bar.add_task("train", total=steps_per_epoch, epoch=0, loss=float("nan"),
                         val=f"{history[-1]['val_macro_f1']:.4f}" if history else "-")
     try:
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in range(start_epoch, last_epoch):
             if stop:
                 break
             t0 = time.perf_counter()
@@ -269,9 +254,10 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
 
             score = float("nan")
             if rank == 0:
-                _, y_val, p_val = record_probabilities(unwrap(model), val_set, device)
-                score = macro_f1(y_val, p_val >= choose_thresholds(y_val, p_val))
-                if score > best["score"]:
+                if val_set is not None:
+                    _, y_val, p_val = record_probabilities(unwrap(model), val_set, device)
+                    score = macro_f1(y_val, p_val >= choose_thresholds(y_val, p_val))
+                if val_set is None or score > best["score"]:  # without validation: the last epoch
                     best = {"score": score, "epoch": epoch, "bad_epochs": 0,
                             "state": {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}}
                 else:
@@ -281,7 +267,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                        "epoch_seconds": round(time.perf_counter() - t0, 2)}
                 history.append(row)
                 bar.update(task, val=f"{score:.4f}")
-                log(f"epoch {epoch + 1:3d}/{config.epochs}  loss {row['train_loss']:.4f}  val macro-F1 {score:.4f}"
+                log(f"epoch {epoch + 1:3d}/{last_epoch}  loss {row['train_loss']:.4f}  val macro-F1 {score:.4f}"
                     f"  {row['epoch_seconds']:.1f} s" + ("  *" if best["epoch"] == epoch else ""))
                 save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
                                 epoch=epoch, history=history, best=best,
@@ -292,22 +278,25 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     finally:
         bar.stop()
     if rank == 0:
-        finish_run(config, unwrap(model), best, history, val_set, cache, device, log)
+        finish_run(config, unwrap(model), best, history, val_set, cache, device, log, thresholds)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return out
 
 
-def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list, val_set: PreparedDataset,
-               cache: PreparedCache, device: torch.device, log) -> None:
-    """Best epoch's weights + thresholds chosen on validation -> model.pt, config.json, history.csv."""
+def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list, val_set: PreparedDataset | None,
+               cache: PreparedCache, device: torch.device, log, given_thresholds: dict | None = None) -> None:
+    """Best epoch's weights + thresholds (chosen on validation, or given) -> model.pt, config.json, history.csv."""
     out = Path(config.out)
     model.load_state_dict(best["state"])
-    _, y_val, p_val = record_probabilities(model, val_set, device)
-    thresholds = choose_thresholds(y_val, p_val)
-    torch.save(model.state_dict(), out / MODEL_FILE)
     classes = L.preset_classes(config.classes)
+    if given_thresholds is not None:
+        thresholds = np.array([given_thresholds[c] for c in classes])
+    else:
+        _, y_val, p_val = record_probabilities(model, val_set, device)
+        thresholds = choose_thresholds(y_val, p_val)
+    torch.save(model.state_dict(), out / MODEL_FILE)
     run_config = {
         "model": config.model,
         "model_kwargs": config.model_kwargs,
@@ -321,7 +310,8 @@ def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list,
         "seed": config.seed,
         "best_epoch": best["epoch"] + 1,
         "epochs_run": len(history),
-        "val_macro_f1": best["score"],
+        "val_macro_f1": best["score"] if val_set is not None else None,
+        "thresholds_from": "validation split" if given_thresholds is None else "given (cross-fitting)",
         "train_seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])),
         "train_config": asdict(config) | {"augment": list(config.augment)},
         "versions": versions(),
@@ -331,18 +321,5 @@ def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list,
         writer = csv.DictWriter(fh, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
-    log(f"best epoch {best['epoch'] + 1} (val macro-F1 {best['score']:.4f}); thresholds "
+    log(f"kept epoch {best['epoch'] + 1} (val macro-F1 {best['score']:.4f}); thresholds "
         + ", ".join(f"{c} {t:.2f}" for c, t in zip(classes, thresholds)) + f"; run saved in {out}")
-
-
-def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """A run directory -> (model in eval mode, config). Weights are loaded with weights_only=True."""
-    run_dir = Path(run_dir)
-    try:
-        config = json.loads((run_dir / CONFIG_FILE).read_text())
-        state = torch.load(run_dir / MODEL_FILE, map_location=device, weights_only=True)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{run_dir}: not a finished run directory ({exc})") from None
-    model = create_model(config["model"], len(config["classes"]), **config.get("model_kwargs", {}))
-    model.load_state_dict(state)
-    return model.to(device).eval(), config

@@ -110,7 +110,10 @@ def test_page_gives_pythons_probabilities_for_every_format(app_url, phone, tmp_p
             assert abs(p - want.probabilities[c]) <= TOLERANCE, (main, c, p, want.probabilities[c])
             assert text == f"{p:.4f}"
         found = page.inner_text("#findings")
-        assert all(c in found for c in want.labels) and (want.labels or "None of the classes" in found)
+        assert all(c in found for c in want.labels) and (want.labels or "not a normal-ECG result" in found)
+        assert "sinus rhythm" not in found and ("SNR" not in want.labels or "SNR (normal ECG)" in found)
+        not_assessed = page.inner_text("#not-assessed")
+        assert "Not assessed by this model" in not_assessed and "ST elevation (STE)" in not_assessed
         assert page.eval_on_selector("#timing", "e => Number(e.dataset.inferenceMs)") > 0
     assert not errors
     assert "research software, not a medical device" in page.inner_text("footer").lower()

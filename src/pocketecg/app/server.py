@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from pocketecg import labels as L
 from pocketecg.app.site import MODEL_NAME, build_site
 from pocketecg.data.record import RecordError
 from pocketecg.data.scan import ReadOptions, read_record
@@ -130,6 +131,8 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
     def model_info() -> dict:
         return {"model": model_name, "classes": list(predictor.classes),
                 "thresholds": predictor.thresholds, "preprocessing": predictor.settings.to_dict(),
+                "descriptions": {c: L.CLASS_DESCRIPTIONS.get(c, c) for c in predictor.classes},
+                "not_assessed": L.not_assessed(predictor.classes),
                 "max_upload_bytes": max_upload_bytes}
 
     @api.post("/api/predict")

@@ -38,7 +38,7 @@ def resolve_model(model: str | Path | None) -> Path:
     differences of 1e-7 and between onnxruntime's native and WASM kernels, so its probabilities on the
     phone could differ from Python's by 1e-2; fp32 agrees to 1e-6 and is 2.8 MB, cached once.
     """
-    from pocketecg.predict import SHIPPED_DIR, verify_shipped
+    from pocketecg.inference import SHIPPED_DIR, verify_shipped
 
     if model is None:
         verify_shipped()

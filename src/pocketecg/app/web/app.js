@@ -6,10 +6,21 @@ import { modelFacts } from "./onnx-metadata.js";
 import { preprocess } from "./preprocess.js";
 
 const CLASS_NAMES = {
-  SNR: "normal sinus rhythm", AF: "atrial fibrillation", IAVB: "first-degree AV block",
+  SNR: "normal ECG", AF: "atrial fibrillation", IAVB: "first-degree AV block",
   LBBB: "left bundle branch block", RBBB: "right bundle branch block", PAC: "premature atrial contraction",
   PVC: "premature ventricular contraction", STD: "ST depression", STE: "ST elevation",
 };
+// What the model does not look at (mirrors pocketecg.labels.not_assessed): the CPSC classes it lacks,
+// then everything else. Shown with every result, so "no finding" is never read as "normal".
+const NOT_ASSESSED_EXAMPLES = [
+  "myocardial infarction or ischaemia", "ventricular hypertrophy", "axis deviation", "T-wave changes",
+  "QT prolongation", "second- and third-degree AV block", "other arrhythmias (flutter, tachycardias, pauses)",
+  "pacemaker rhythm",
+];
+export function notAssessed(classes) {
+  const missing = Object.keys(CLASS_NAMES).filter((c) => !classes.includes(c)).map((c) => `${CLASS_NAMES[c]} (${c})`);
+  return [...missing, ...NOT_ASSESSED_EXAMPLES];
+}
 const $ = (id) => document.getElementById(id);
 const state = { session: null, facts: null, last: null };
 
@@ -79,7 +90,9 @@ function render(result, title) {
   $("result").hidden = false;
   $("record-name").textContent = title;
   const found = result.labels.map((c) => `${c} (${CLASS_NAMES[c] ?? c})`);
-  $("findings").textContent = found.length ? `Findings: ${found.join(", ")}` : "None of the classes reached its threshold.";
+  $("findings").textContent = found.length ? `Findings: ${found.join(", ")}`
+    : "No finding: none of the classes reached its threshold. This is not a normal-ECG result.";
+  $("not-assessed").textContent = `Not assessed by this model: ${notAssessed(Object.keys(result.probabilities)).join(", ")}.`;
   const body = $("probabilities").tBodies[0];
   body.replaceChildren();
   for (const [c, p] of Object.entries(result.probabilities)) {
