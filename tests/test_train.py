@@ -15,7 +15,8 @@ from pocketecg.cache import MANIFEST_FILE, WINDOWS_FILE, PreparedCache, prepare
 from pocketecg.cli import app
 from pocketecg.evaluate import evaluate_run
 from pocketecg.preprocess import PreprocessSettings
-from pocketecg.train import TrainConfig, load_run, train
+from pocketecg.inference import load_run
+from pocketecg.train import TrainConfig, train
 
 from conftest import TINY_MODEL
 

@@ -159,9 +159,9 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
     """
     import csv
 
-    from pocketecg.cache import COPY_PREFERENCE
+    from pocketecg.cache import copy_rank
     from pocketecg.data.record import RecordError
-    from pocketecg.data.scan import find_candidates, read_candidate
+    from pocketecg.data.scan import ReadOptions, find_candidates, read_candidate
     from pocketecg.predict import Predictor
 
     predictor = Predictor.shipped() if model == "shipped" else Predictor.from_path(model)
@@ -172,7 +172,7 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
     failures, unlabelled = [], 0
     for candidate in candidates:
         try:
-            record = read_candidate(candidate, _options())
+            record = read_candidate(candidate, ReadOptions())
             if record.labels is None:
                 unlabelled += 1
                 continue
@@ -184,7 +184,7 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
             if progress is not None:
                 progress()
         recording = record.recording or f"file:{candidate.key}"
-        rank = (COPY_PREFERENCE.index(record.source) if record.source in COPY_PREFERENCE else 0, candidate.key)
+        rank = copy_rank({"labels": record.labels, "source": record.source, "record": candidate.key})  # as prepare
         if recording not in chosen or rank < chosen[recording][0]:
             chosen[recording] = (rank, candidate.key, record.source, record.labels,
                                  np.array([prediction.probabilities[c] for c in classes]))  # already aggregated
@@ -217,9 +217,3 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
                        "confusion matrices (the model's own thresholds)")
         (out / "metrics.json").write_text(json.dumps(_finite_or_none(result), indent=2))
     return _finite_or_none(result)
-
-
-def _options():
-    from pocketecg.data.scan import ReadOptions
-
-    return ReadOptions()

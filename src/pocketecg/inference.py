@@ -75,7 +75,6 @@ def record_probabilities(model, dataset, device=None):
     return keys, y, p
 
 
-
 def load_run(run_dir: str | Path, device: str = "cpu"):
     """A run directory -> (model in eval mode, config). Weights are loaded with weights_only=True."""
     import torch

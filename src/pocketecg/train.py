@@ -38,7 +38,7 @@ from pocketecg import labels as L
 from pocketecg.augment import AUGMENTATIONS, apply_augmentations
 from pocketecg.cache import PreparedCache, PreparedDataset
 from pocketecg.metrics import choose_thresholds, macro_f1
-from pocketecg.inference import CONFIG_FILE, MODEL_FILE, load_run, record_probabilities  # noqa: F401 (re-exported)
+from pocketecg.inference import CONFIG_FILE, MODEL_FILE, record_probabilities
 from pocketecg.models import create_model
 
 CHECKPOINT = "checkpoint.pt"
