@@ -32,8 +32,54 @@ def test_export_int8_reports_label_agreement(tiny_run, tmp_path):
     assert "label agreement" in result.output
     assert (tmp_path / "m8.onnx").is_file() and not (tmp_path / "m8.fp32.onnx").exists()
     assert read_metadata(tmp_path / "m8.onnx")["label_preset"] == "six"
-    agreement = float(result.output.split("validation split ")[1].split("%")[0]) / 100
+    assert "the validation split of" in result.output  # the run's own cache is at hand
+    agreement = float(result.output.split("label agreement with torch ")[1].split("%")[0]) / 100
     assert result.exit_code == (0 if agreement >= 0.99 else 2)
+
+
+@pytest.fixture
+def run_without_cache(tiny_run, tmp_path):
+    """The tiny run as a user receives a model: its prepared cache is not recorded (like the shipped one)."""
+    import shutil
+
+    run = tmp_path / "moved-run"
+    shutil.copytree(tiny_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["cache"] = None
+    (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
+def test_export_fp32_without_any_corpus_checks_parity_on_synthetic_ecgs(run_without_cache, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(run_without_cache), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 0, result.output
+    assert "synthetic ECGs" in result.output
+    assert float(result.output.split("max |torch - onnx fp32| ")[1].split()[0]) < 1e-4
+
+
+def test_export_int8_without_data_says_what_it_needs(run_without_cache, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(run_without_cache), "--out", str(tmp_path / "m8.onnx"),
+                                      "--format", "onnx-int8"])
+    assert result.exit_code == 2
+    assert "calibrated on real ECG windows" in result.output and "--data" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m8.onnx").exists()
+
+
+def test_export_int8_calibrates_on_a_data_folder_and_scores_other_records(run_without_cache, synthetic_corpus, tmp_path):
+    from pocketecg.export import export_run
+
+    report = export_run(run_without_cache, tmp_path / "m8.onnx", "onnx-int8", data=[synthetic_corpus / "cinc"])
+    assert report["calibration_windows"] > 0 and report["parity_windows"] > 0
+    assert "records of" in report["parity_on"] and 0.0 <= report["label_agreement"] <= 1.0
+    # calibration records and agreement records are disjoint halves of the 30 records
+    assert report["parity_windows"] + report["calibration_windows"] <= 30 * 2
+
+
+def test_export_data_folder_without_records_is_a_clear_error(run_without_cache, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["export", str(run_without_cache), "--out", str(tmp_path / "m.onnx"),
+                                      "--data", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "readable ECG record" in result.output and "empty" in result.output
 
 
 def test_export_rejects_unknown_format_and_missing_run(tiny_run, tmp_path):

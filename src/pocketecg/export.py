@@ -147,53 +147,135 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return meta
 
 
+PARITY_SYNTHETIC_SEEDS = 4  # synthetic records per finding when no real data is given
+CALIBRATION_WINDOWS = 128
+
+
+class ParityWindows:
+    """Preprocessed windows the export is checked on, with the record each belongs to and where they came from.
+
+    `calibration` (int8 only) never overlaps `windows`: agreement is measured on records the quantizer
+    did not see.
+    """
+
+    def __init__(self, windows: np.ndarray, records: np.ndarray, origin: str, calibration: np.ndarray | None = None):
+        self.windows, self.records, self.origin, self.calibration = windows, records, origin, calibration
+
+
+def cache_windows(cache, config: dict, run_dir) -> ParityWindows:
+    """The validation split of the run's own cache for parity; training windows for int8 calibration."""
+    from pocketecg.cache import PreparedCache, PreparedDataset
+
+    cache = PreparedCache(cache)
+    if cache.manifest_sha256 != config.get("split_manifest_sha256", cache.manifest_sha256):
+        raise ValueError(f"{cache.folder}: not the cache {run_dir} was trained on (its split manifest differs); "
+                         "parity would be measured on other records. Give --data FOLDER instead")
+    classes = tuple(config["classes"])
+    val = PreparedDataset(cache, "val", classes)
+    order = np.argsort(val.window_index)
+    train = PreparedDataset(cache, "train", classes)
+    idx = np.random.default_rng(0).choice(len(train), min(CALIBRATION_WINDOWS, len(train)), replace=False)
+    return ParityWindows(np.asarray(cache.windows[val.window_index[order]]), val.records[order],
+                         f"the validation split of {cache.folder}", train.batch(idx)[0])
+
+
+def folder_windows(folders, settings) -> ParityWindows:
+    """Every readable record in `folders` (labels not needed), preprocessed as for prediction.
+
+    Records are shuffled (seed 0); windows of the first records, up to CALIBRATION_WINDOWS, calibrate int8
+    and the rest measure agreement, so no record is in both.
+    """
+    from pocketecg.data.record import RecordError
+    from pocketecg.data.scan import ReadOptions, find_candidates, read_candidate
+    from pocketecg.preprocess import apply
+
+    per_record, skipped = [], 0
+    for candidate in find_candidates(folders):
+        try:
+            per_record.append(apply(read_candidate(candidate, ReadOptions()), settings)[0])
+        except RecordError:
+            skipped += 1
+    names = ", ".join(map(str, folders))
+    if len(per_record) < 2:
+        raise ValueError(f"{names}: {len(per_record)} readable ECG record(s) ({skipped} unreadable); the parity "
+                         "check needs at least 2")
+    order = np.random.default_rng(0).permutation(len(per_record))
+    calibration, held_out, held_records, n_cal = [], [], [], 0
+    for k, i in enumerate(order):
+        if n_cal < CALIBRATION_WINDOWS and k < len(order) // 2:
+            calibration.append(per_record[i])
+            n_cal += len(per_record[i])
+        else:
+            held_out.append(per_record[i])
+            held_records += [k] * len(per_record[i])
+    return ParityWindows(np.concatenate(held_out), np.array(held_records), f"{len(held_out)} records of {names}",
+                         np.concatenate(calibration)[:CALIBRATION_WINDOWS])
+
+
+def synthetic_windows(settings) -> ParityWindows:
+    """Synthetic ECGs of every finding (pocketecg.synth): enough for fp32 parity, never for int8 calibration."""
+    from pocketecg.preprocess import preprocess_signal, to_windows
+    from pocketecg.synth import FINDINGS, synth_ecg
+
+    windows = [to_windows(preprocess_signal(synth_ecg(f, seed=s), 500.0, settings), settings)[0]
+               for f in FINDINGS for s in range(PARITY_SYNTHETIC_SEEDS)]
+    records = np.concatenate([[i] * len(w) for i, w in enumerate(windows)])
+    return ParityWindows(np.concatenate(windows), records, f"{len(windows)} synthetic ECGs (no corpus given)")
+
+
+def parity_windows(run_dir, config: dict, fmt: str, cache=None, data=None) -> ParityWindows:
+    """Where the export is checked: --data folders, else the given or recorded cache, else synthetic ECGs (fp32)."""
+    from pocketecg.preprocess import PreprocessSettings
+
+    settings = PreprocessSettings.from_dict(config["preprocessing"])
+    if data:
+        return folder_windows(data, settings)
+    recorded = config.get("cache")
+    if cache is not None or (recorded and Path(recorded, "cache.json").is_file()):
+        return cache_windows(cache or recorded, config, run_dir)
+    if fmt == "onnx-int8":
+        raise ValueError(f"{run_dir}: int8 quantization is calibrated on real ECG windows and none are at hand; "
+                         "give --data FOLDER (any ECG records, labels not needed) or --cache (a prepared cache)")
+    return synthetic_windows(settings)
+
+
 def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=print,
-               cache: str | Path | None = None) -> dict:
+               cache: str | Path | None = None, data: list[str | Path] | None = None) -> dict:
     """Run directory -> one ONNX file (fp32 or int8) with metadata; returns the parity report.
 
-    Parity is measured on the validation split of the run's prepared cache (`cache` overrides where
-    it lives, e.g. for the shipped model on another machine); int8 calibration uses training windows.
+    Parity is measured on the run's validation split when its cache is at hand (`cache` says where it
+    lives), on the records of `data` folders, or, for fp32 without either, on synthetic ECGs; int8
+    calibration uses training windows (or part of the `data` records) and needs one of the two.
     """
-    from pocketecg.cache import PreparedCache, PreparedDataset
     from pocketecg.inference import aggregate_windows, decide, load_run, sigmoid
 
     if fmt not in ("onnx", "onnx-int8"):
         raise ValueError(f"unknown format {fmt!r}; choose onnx or onnx-int8")
     model, config = load_run(run_dir)
     meta = run_metadata(config)
-    if not (cache or config.get("cache")):
-        raise ValueError(f"{run_dir}: its prepared cache is not recorded (a shipped model); give --cache, the "
-                         "prepared shared corpus, for the parity check on the validation split")
-    cache = PreparedCache(cache or config["cache"])
-    if cache.manifest_sha256 != config.get("split_manifest_sha256", cache.manifest_sha256):
-        raise ValueError(f"{cache.folder}: not the cache {run_dir} was trained on (its split manifest differs); "
-                         "parity would be measured on other records")
+    parity = parity_windows(run_dir, config, fmt, cache, data)
+    windows, records = parity.windows, parity.records
     classes = tuple(config["classes"])
-    val = PreparedDataset(cache, "val", classes)
-    order = np.argsort(val.window_index)
-    windows = np.asarray(cache.windows[val.window_index[order]])
-    records = val.records[order]
     out = Path(out)
-    fp32 = export_onnx(model, out if fmt == "onnx" else out.with_suffix(".fp32.onnx"), cache.settings.window_samples,
-                       metadata=meta)
+    samples = int(round(config["preprocessing"]["fs"] * config["preprocessing"]["window_seconds"]))
+    fp32 = export_onnx(model, out if fmt == "onnx" else out.with_suffix(".fp32.onnx"), samples, metadata=meta)
     with torch.no_grad():
         torch_logits = torch.cat([model(torch.from_numpy(windows[i:i + 64])) for i in range(0, len(windows), 64)]).numpy()
-    report = {"format": fmt, "file": str(out), "validation_windows": int(len(windows))}
+    report = {"format": fmt, "file": str(out), "parity_on": parity.origin, "parity_windows": int(len(windows))}
     fp32_logits = _onnx_logits(fp32, windows)
     report["max_abs_diff_fp32"] = float(np.abs(fp32_logits - torch_logits).max())
     if fmt == "onnx-int8":
-        train = PreparedDataset(cache, "train", classes)
-        idx = np.random.default_rng(0).choice(len(train), min(128, len(train)), replace=False)
-        quantize_int8(fp32, out, train.batch(idx)[0])
+        quantize_int8(fp32, out, parity.calibration)
         fp32.unlink()
         int8_logits = _onnx_logits(out, windows)
         thresholds = np.array([config["thresholds"][c] for c in classes])
         _, p_ref = aggregate_windows(records, sigmoid(torch_logits))
         _, p_int8 = aggregate_windows(records, sigmoid(int8_logits))
         agree = decide(p_ref, thresholds) == decide(p_int8, thresholds)
+        report["calibration_windows"] = int(len(parity.calibration))
         report["max_abs_diff_int8_logits"] = float(np.abs(int8_logits - torch_logits).max())
-        report["label_agreement_val"] = float(agree.mean())
-        report["record_agreement_val"] = float(agree.all(axis=1).mean())
+        report["label_agreement"] = float(agree.mean())
+        report["record_agreement"] = float(agree.all(axis=1).mean())
     report["size_bytes"] = out.stat().st_size
     return report
 
