@@ -11,6 +11,7 @@ import ecg_files as F  # noqa: E402
 
 TINY_MODEL = {"widths": [8, 16, 16, 32], "se_reduction": None}  # a lite small enough to train in seconds
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_FORMATS = SHARED_DATA.parent / "formats"
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "labels.csv").is_file():
         pytest.skip(f"real-data test: {SHARED_DATA} is absent (CI always has it)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_formats() -> Path:
+    """Real clinical ECG exports beside the project (../shared/formats, see its README)."""
+    if not (SHARED_FORMATS / "README.md").is_file():
+        pytest.skip(f"real-data test: {SHARED_FORMATS} is absent (CI always has it)")
+    return SHARED_FORMATS
 
 
 @pytest.fixture(scope="session")

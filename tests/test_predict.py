@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def test_predict_every_format_json_schema(tiny_run, files):
     paths = [str(p) for p in files.values()]
     result = CliRunner().invoke(app, ["predict", *paths, "--model", str(tiny_run), "--json", "--fs", "500"])
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]  # the summary goes to stderr
     assert [d["record"] for d in lines] == paths
     classes = ["SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"]
     for d in lines:
@@ -186,3 +187,69 @@ def test_one_inference_path():
             continue
         text = path.read_text()
         assert not re.search(r"1 / \(1 \+ np\.exp|torch\.sigmoid|>= thresholds|>= self\.thresholds", text), path
+
+
+REAL_RECORDS = ("cpsc2018/original/A1980.mat", "cpsc2018/original/A1985.mat", "cinc/E00002.hea")
+
+
+@pytest.mark.parametrize("offset_mv", [5.0, 20.0, 300.0])
+def test_a_constant_offset_does_not_change_the_prediction(shared_data, offset_mv):
+    """Real-data test: adding an offset to every lead (a DC-coupled export) changes nothing (1e-4)."""
+    predictor = Predictor.shipped()
+    for name in REAL_RECORDS:
+        record = read_record(shared_data / name)
+        reference = predictor.predict_record(record).probabilities
+        record.signal = record.signal + np.float32(offset_mv)
+        shifted = predictor.predict_record(record).probabilities
+        assert shifted == pytest.approx(reference, abs=1e-4), name
+
+
+def test_eight_stored_leads_give_the_twelve_lead_prediction(shared_data, tmp_path):
+    """Real-data test: write I, II, V1-V6 of real 12-lead records; the derived record predicts the same."""
+    from pocketecg.data.record import INDEPENDENT_LEADS, STANDARD_LEADS
+
+    predictor = Predictor.shipped()
+    keep = [STANDARD_LEADS.index(lead) for lead in INDEPENDENT_LEADS]
+    for name in REAL_RECORDS:
+        record = read_record(shared_data / name)
+        header = F.write_wfdb(tmp_path, record.record_id, record.signal[keep].astype(np.float64),
+                              lead_names=list(INDEPENDENT_LEADS), dx=None)
+        derived = read_record(header)
+        assert derived.derived_leads == ("III", "aVR", "aVL", "aVF")
+        assert np.abs(derived.signal - record.signal).max() < 0.01  # stored limb leads are rounded to 1-5 µV
+        full = predictor.predict_record(record).probabilities
+        assert predictor.predict_record(derived).probabilities == pytest.approx(full, abs=5e-3), name
+
+
+def test_predict_takes_folders_and_globs_and_reads_each_record_once(tiny_run, tmp_path):
+    folder = tmp_path / "ecgs"
+    F.write_wfdb(folder, "r1", F.signal("AF"))  # r1.hea + r1.dat: one record
+    F.write_wfdb(folder / "sub", "r2", F.signal("SNR"))
+    F.write_csv(folder / "sub" / "r3.csv", F.signal("RBBB"), fs=500)
+    (folder / "notes.csv").write_text("patient,comment\n1,fine\n")  # not an ECG table: not a record
+    table = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["predict", str(folder), "--model", str(tiny_run), "--json", "--csv", str(table)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line)["record"] for line in result.stdout.strip().splitlines()]
+    assert sorted(Path(r).name for r in records) == ["r1.hea", "r2.hea", "r3.csv"]
+    assert "3 record(s) classified" in result.stderr and "0 failed" in result.stderr
+    rows = table.read_text().strip().splitlines()
+    assert rows[0].startswith("record,findings,p_SNR") and len(rows) == 4
+    # a shell glob gives r1.dat and r1.hea: still one record; a quoted glob is expanded by predict itself
+    result = CliRunner().invoke(app, ["predict", str(folder / "r1.dat"), str(folder / "r1.hea"), str(folder / "**/r*.csv"),
+                                      "--model", str(tiny_run), "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 2
+
+
+def test_predict_reports_missing_paths_and_goes_on(tiny_run, tmp_path):
+    good = F.write_csv(tmp_path / "good.csv", F.signal(), fs=500)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("I,II\n1,2\n")
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "nothere.hea"), str(tmp_path / "*.xml"), str(broken),
+                                      str(good), "--model", str(tiny_run)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'nothere.hea'}: no such file or folder" in result.output
+    assert "no file matches this pattern" in result.output and "broken.csv:" in result.output
+    assert "good.csv" in result.stdout and "1 record(s) classified" in result.output and "3 failed" in result.output
+    assert "Traceback" not in result.output

@@ -43,7 +43,7 @@ def test_predict_defaults_to_the_shipped_model(tmp_path):
     header = F.write_wfdb(tmp_path, "rec", F.signal("SNR"))
     result = CliRunner().invoke(app, ["predict", str(header), "--json"])
     assert result.exit_code == 0, result.output
-    d = json.loads(result.output)
+    d = json.loads(result.stdout)
     assert d["record"] == str(header) and set(d["probabilities"]) == {"SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"}
     assert d["windows"] == 1 and d["seconds"] == 10.0
 
@@ -82,6 +82,10 @@ def test_demo_runs_end_to_end_with_the_shipped_model(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     assert "report.html" in result.output and "pocketecg serve" in result.output  # where, and how to start the app
+    import shutil
+
+    command = result.output.split("classify your own files with: ")[1].split(" predict")[0]
+    assert shutil.which(command) is not None, f"the demo's hint {command!r} is not a command that runs from here"
     page = (tmp_path / "demo" / "report.html").read_text()
     assert "lite (torch" in page and "These examples are synthetic" in page
     assert len(list((tmp_path / "demo" / "explanations").glob("*.png"))) == 6

@@ -184,8 +184,8 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
 def evaluate(run: Annotated[Path | None, typer.Argument(help="Run directory written by `pocketecg train`.")] = None,
              split: Annotated[str, typer.Option(help="test or val.")] = "test",
              cache: Annotated[Path | None, typer.Option(help="Cache folder (default: the one it was trained on).")] = None,
-             data: Annotated[list[Path] | None, typer.Option("--data", help="Score on this labelled folder instead "
-                                                             "of a cache split (repeat for several).")] = None,
+             data: Annotated[list[str] | None, typer.Option("--data", help="Score on this labelled folder (or files, or "
+                                                            "a glob) instead of a cache split; repeatable.")] = None,
              model: Annotated[str, typer.Option(help="With --data: shipped, a run directory or an .onnx file.")] =
              "shipped",
              csv_out: Annotated[Path | None, typer.Option("--csv", help="With --data: one row per record.")] = None,
@@ -198,12 +198,12 @@ def evaluate(run: Annotated[Path | None, typer.Argument(help="Run directory writ
     `evaluate --data DIR [--model shipped|RUN|x.onnx]` scores any model on any labelled folder.
     """
     if data:
-        from pocketecg.data.scan import find_candidates
+        from pocketecg.data.scan import candidates_for
         from pocketecg.evaluate import evaluate_folders
 
         if run is not None:
             model = str(run)
-        total = len(find_candidates(data))
+        total = len(candidates_for(data)[0])
         with _progress() as bar:
             task = bar.add_task("scoring", total=total)
             result = evaluate_folders(data, model, csv_out, out, bootstrap, progress=lambda: bar.advance(task))
@@ -330,29 +330,43 @@ def export(run: Annotated[str, typer.Argument(help="A run directory written by `
 
 @app.command()
 @user_errors
-def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .mat, .dat, .csv, .npy).")],
+def predict(files: Annotated[list[str], typer.Argument(help="ECG files, folders (searched recursively) or globs "
+                                                      "('data/**/*.hea'): WFDB, CPSC .mat, CSV, .npy, GE MUSE / HL7 "
+                                                      "aECG / Philips Sierra XML, SCP-ECG, DICOM, EDF.")],
             model: Annotated[Path | None, typer.Option(help="A run directory or an exported .onnx file "
                                                        "(default: the model shipped with pocketecg).")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="One JSON object per record per line.")] = False,
+            csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write one row per record: findings, "
+                                                          "every probability, warnings.")] = None,
             explain: Annotated[Path | None, typer.Option(help="Write a PNG per record: 12 leads on ECG paper with "
                                                          "a saliency overlay for each finding.")] = None,
             fs: Annotated[float | None, typer.Option(help="Sampling rate for .npy/CSV files without one.")] = None,
+            units: Annotated[str, typer.Option(help="Units of .npy/CSV samples: uV, mV or V.")] = "mV",
             allow_missing_leads: Annotated[bool, typer.Option(help="Zero-fill missing leads (flagged).")] = False):
-    """Classify ECG files. Bad files are reported and skipped; the exit status is 1 if any failed."""
+    """Classify ECG records. Bad files are reported and skipped; the exit status is 1 if any failed."""
+    import csv
+
     from pocketecg.data.record import RecordError
-    from pocketecg.data.scan import ReadOptions, read_record
+    from pocketecg.data.scan import ReadOptions, expand_inputs, read_record
     from pocketecg.explain import explain_record
     from pocketecg.predict import Predictor
     from pocketecg.preprocess import apply
 
+    paths, problems = expand_inputs(files)
+    for item, problem in problems:
+        err.print(f"[red]skipped[/red] {item}: {problem}", highlight=False, soft_wrap=True)
+    if not paths:
+        raise UserError(f"no ECG records to classify in {', '.join(files)}")
     predictor = Predictor.from_path(model) if model else Predictor.shipped()
     if explain and predictor.torch_model is None:
         raise UserError("--explain needs gradients: give a run directory (or use the shipped model), not an .onnx file")
-    options = ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads)
-    failed = 0
+    options = ReadOptions(fs=fs, units=units, allow_missing_leads=allow_missing_leads)
+    failed = len(problems)
+    findings: Counter = Counter()
+    rows = []
     with _progress() as bar:
-        task = bar.add_task("classifying", total=len(files))
-        for path in files:
+        task = bar.add_task("classifying", total=len(paths))
+        for path in paths:
             try:
                 record = read_record(path, options)
                 prepared = apply(record, predictor.settings)  # once, for the prediction and the explanation
@@ -367,6 +381,10 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
                 continue
             finally:
                 bar.advance(task)
+            findings.update(result.labels)
+            rows.append([str(path), " ".join(result.labels) or "-", *(f"{result.probabilities[c]:.6f}"
+                                                                       for c in predictor.classes),
+                         "; ".join(result.warnings)])
             if as_json:
                 d = result.to_dict()
                 d.pop("window_probabilities")
@@ -381,11 +399,34 @@ def predict(files: Annotated[list[Path], typer.Argument(help="ECG files (.hea, .
                     console.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
                 if explain:
                     console.print(f"  explanation: {png}", highlight=False)
-    if not as_json and len(files) > failed:
+    if csv_path is not None:
+        with open(csv_path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["record", "findings", *[f"p_{c}" for c in predictor.classes], "warnings"])
+            writer.writerows(rows)
+    if not as_json and rows:
         console.print(L.not_assessed_sentence(predictor.classes), highlight=False, style="dim")
+    per_class = ", ".join(f"{c} {findings[c]}" for c in predictor.classes)
+    err.print(f"{len(rows)} record(s) classified ({per_class}; no finding {sum(1 for r in rows if r[1] == '-')}); "
+              f"{failed} failed" + (f"; table: {csv_path}" if csv_path else ""), highlight=False)
     if failed:
-        err.print(f"{failed} of {len(files)} file(s) could not be read", highlight=False)
         raise typer.Exit(1)
+
+
+def _invocation() -> str:
+    """How to run this pocketecg from here: the bare name when the shell finds this one, else its path."""
+    import shutil
+    import sys
+
+    this = Path(sys.argv[0]).resolve() if sys.argv and Path(sys.argv[0]).name == "pocketecg" else \
+        Path(sys.executable).with_name("pocketecg").resolve()
+    found = shutil.which("pocketecg")
+    if found and Path(found).resolve() == this:
+        return "pocketecg"
+    try:
+        return str(this.relative_to(Path.cwd()))
+    except ValueError:
+        return str(this)
 
 
 @app.command()
@@ -400,8 +441,11 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the report.")] = Pat
     predictor = Predictor.from_run(model) if model else Predictor.shipped()
     report = run_demo(out, data, predictor, log=lambda m: console.print(m, highlight=False))
     print(f"report: {report.resolve()}")
-    print("open it in a browser; classify your own files with: pocketecg predict FILE ... [--explain DIR]")
-    print("start the phone app with: make serve  (or: pocketecg serve --host 0.0.0.0), then open "
+    exe = _invocation()
+    print(f"open it in a browser; classify your own files with: {exe} predict FILE|FOLDER ... [--explain DIR]")
+    if exe != "pocketecg":
+        print(f"(or put pocketecg on the PATH first: source {Path(exe).parent}/activate)")
+    print(f"start the phone app with: make serve  (or: {exe} serve --host 0.0.0.0), then open "
           "http://127.0.0.1:8000/ here or http://<this machine's address>:8000/ on a phone (docs/app.md)")
 
 

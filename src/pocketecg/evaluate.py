@@ -161,13 +161,15 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
 
     from pocketecg.cache import copy_rank
     from pocketecg.data.record import RecordError
-    from pocketecg.data.scan import ReadOptions, find_candidates, read_candidate
+    from pocketecg.data.scan import ReadOptions, candidates_for, read_candidate
     from pocketecg.predict import Predictor
 
     predictor = Predictor.shipped() if model == "shipped" else Predictor.from_path(model)
     classes = predictor.classes
     thresholds = np.array([predictor.thresholds[c] for c in classes])
-    candidates = find_candidates(folders)
+    candidates, missing = candidates_for(folders)
+    if missing:
+        raise ValueError("; ".join(f"{item}: {problem}" for item, problem in missing))
     chosen: dict[str, tuple] = {}  # recording -> (rank, key, source, labels, probabilities)
     failures, unlabelled = [], 0
     for candidate in candidates:

@@ -1,6 +1,6 @@
 """Preprocessing: one implementation, used by `prepare` (training), evaluation and prediction.
 
-Order: resample to `fs` -> zero-phase Butterworth band-pass -> per-lead z-score over the whole
+Order: remove each lead's mean -> resample to `fs` -> zero-phase Butterworth band-pass -> per-lead z-score over the whole
 record -> fixed-length windows.
 
 Window rule (documented in docs/preprocessing.md):
@@ -110,8 +110,14 @@ def to_windows(x: np.ndarray, settings: PreprocessSettings) -> tuple[np.ndarray,
 
 
 def preprocess_signal(signal: np.ndarray, fs: float, settings: PreprocessSettings) -> np.ndarray:
-    """(leads, samples) at `fs` -> filtered, normalised (leads, samples') at settings.fs, float64."""
-    x = resample(np.asarray(signal, dtype=np.float64), fs, settings.fs)
+    """(leads, samples) at `fs` -> filtered, normalised (leads, samples') at settings.fs, float64.
+
+    Each lead's mean is removed first: resampling pads the edges with zeros, so a constant offset
+    (a DC-coupled cart, a baseline in the file) would otherwise ring into the first and last second
+    and change the prediction. With it removed, the output does not depend on any offset.
+    """
+    x = np.asarray(signal, dtype=np.float64)
+    x = resample(x - x.mean(axis=-1, keepdims=True), fs, settings.fs)
     return normalise(bandpass(x, settings), settings)
 
 

@@ -176,3 +176,26 @@ def test_write_site_for_static_hosting(monkeypatch, runtime_dir, tmp_path):
         assert (tmp_path / "www" / rel).is_file(), rel
     bad = CliRunner().invoke(app, ["serve", "--write-site", str(tmp_path / "w2"), "--model", str(tmp_path)])
     assert bad.exit_code == 2 and "no exported model in this run" in bad.output
+
+
+def test_implausible_fs_parameter_is_refused_before_any_work(client, tmp_path):
+    """A 120 kB CSV with ?fs=0.02 used to make the server allocate 5.6 GiB while resampling."""
+    path = F.write_csv(tmp_path / "r.csv", F.signal(), time_column=False)
+    r = upload(client, path, fs=0.02)
+    assert r.status_code == 422 and "r.csv: implausible sampling rate 0.02 Hz (from --fs)" in r.json()["error"]
+
+
+def test_units_parameter_for_csv(client, tmp_path):
+    path = F.write_csv(tmp_path / "uv.csv", F.signal() * 1000.0, fs=500)  # µV
+    assert "wrong units" in upload(client, path).json()["error"]
+    r = client.post("/api/predict", params={"units": "uV"}, files=[("file", ("uv.csv", path.read_bytes(), "text/csv"))])
+    assert r.status_code == 200, r.text
+
+
+def test_clinical_exports_upload(client, shared_formats):
+    for name in ("ge_muse_xml/braveheart_example1.xml", "dicom_ecg/pydicom_waveform_ecg.dcm",
+                 "scp_ecg/ecgtoolkit_Example.scp"):
+        path = shared_formats / name
+        r = client.post("/api/predict", files=[("file", (path.name, path.read_bytes(), "application/octet-stream"))])
+        assert r.status_code == 200, r.text
+        assert r.json()["record"] == path.name

@@ -105,4 +105,4 @@ def test_non_ecg_files(tmp_path, name, content, match):
 
 
 def test_missing_file(tmp_path):
-    expect_error(tmp_path / "nothere.mat", "file not found")
+    expect_error(tmp_path / "nothere.mat", "no such file")

@@ -30,7 +30,7 @@ from pocketecg.predict import Predictor
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a 60-s 12-lead record is under 3 MB in any supported format
 MAX_FILES = 8
-RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".csv", ".txt", ".npy"}
+RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".csv", ".txt", ".npy", ".xml", ".scp", ".dcm", ".dicom", ".edf"}
 log = logging.getLogger("pocketecg.serve")
 
 for _type, _suffix in (("text/javascript", ".mjs"), ("application/wasm", ".wasm"),
@@ -57,7 +57,7 @@ def _upload_name(raw: str | None) -> str:
 
 
 def main_file(names: list[str]) -> str:
-    """Which upload is the record: its .hea for WFDB, else the single .mat/.csv/.txt/.npy."""
+    """Which upload is the record: its .hea for WFDB, else the single other file."""
     headers = [n for n in names if n.lower().endswith(".hea")]
     if len(headers) > 1:
         raise ApiError(400, f"one record per request: got {len(headers)} headers ({', '.join(headers)})")
@@ -136,8 +136,10 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
                 "max_upload_bytes": max_upload_bytes}
 
     @api.post("/api/predict")
-    async def api_predict(request: Request, fs: float | None = None, allow_missing_leads: bool = False) -> dict:
-        """Multipart upload of one record (a .hea with its .dat/.mat, a CPSC .mat, a CSV or .npy) -> findings."""
+    async def api_predict(request: Request, fs: float | None = None, units: str = "mV",
+                          allow_missing_leads: bool = False) -> dict:
+        """Multipart upload of one record (a .hea with its .dat/.mat, a CPSC .mat, a CSV or .npy, a clinical
+        XML/SCP/DICOM/EDF export) -> findings. `fs` and `units` (uV, mV, V) are for .npy/CSV files."""
         body = await read_body(request, max_upload_bytes)
 
         async def replay():
@@ -150,7 +152,7 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
         uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
         files = [(_upload_name(u.filename), await u.read()) for u in uploads]
         return await run_in_threadpool(predict_uploads, predictor, files,
-                                       ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads))
+                                       ReadOptions(fs=fs, units=units, allow_missing_leads=allow_missing_leads))
 
     api.mount("/", StaticFiles(directory=site, html=True), name="site")
     return api

@@ -64,7 +64,8 @@ def ecg_id_of(base: Path, comments: list[str]) -> int | None:
 def read_ptbxl(path: str | Path, database: Path | None = None, allow_missing_leads: bool = False,
                strict_likelihood: bool = False) -> Record:
     base = record_base(path)
-    signal, fs, units, missing, comments = read_wfdb_signal(base, allow_missing_leads)
+    read = read_wfdb_signal(base, allow_missing_leads)
+    comments, fs, units = read.comments, read.fs, read.units
     header = base.with_suffix(".hea")
     ecg_id = ecg_id_of(base, comments)
     if ecg_id is None:
@@ -80,5 +81,6 @@ def read_ptbxl(path: str | Path, database: Path | None = None, allow_missing_lea
         meta.update(patient_id=entry.patient_id, strat_fold=entry.strat_fold)
     # Preprocessed PTB-XL copies are stored z-scored (units NU); keep them apart from the raw ones.
     source = "ptbxl_processed500" if units == "NU" else f"ptbxl_records{int(fs)}"
-    return Record(signal=signal, fs=fs, record_id=base.name, source=source, path=str(header),
-                  units=units, labels=labels, missing_leads=missing, meta=meta, recording=f"ptbxl:{ecg_id}")
+    return Record(signal=read.signal, fs=fs, record_id=base.name, source=source, path=str(header), units=units,
+                  labels=labels, missing_leads=read.missing, derived_leads=read.derived, meta=meta,
+                  recording=f"ptbxl:{ecg_id}")

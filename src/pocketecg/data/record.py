@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,17 @@ STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", 
 _LEAD_BY_KEY = {name.lower(): name for name in STANDARD_LEADS}
 
 MIN_SECONDS = 2.0
+MAX_FILE_BYTES = 200 * 1024 * 1024  # larger than any 12-lead recording; guards against the wrong file
+# Plausibility bounds, checked from a file's header before its samples are read (docs/formats.md).
+# Clinical ECGs are sampled at 100 Hz - 10 kHz; below 50 Hz the QRS complex is not resolved, above 20 kHz
+# the "sampling rate" is almost surely a misread field. Resting 12-lead ECGs last 10 s to a few minutes;
+# 30 minutes is far beyond any of them and keeps one record's working memory below ~1 GiB.
+MIN_FS, MAX_FS = 50.0, 20_000.0
+MAX_SECONDS = 1800.0
+MAX_SAMPLES = 12 * 4_000_000  # values one record may hold as read (before resampling)
+# The 8 leads many carts store; the other 4 limb leads follow from I and II (Einthoven/Goldberger).
+INDEPENDENT_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+DERIVED_LEADS = ("III", "aVR", "aVL", "aVF")
 # Units a record may carry. NU: dimensionless (already z-scored, e.g. preprocessed PTB-XL).
 UNITS = ("mV", "NU")
 # A lead whose peak-to-peak range is below this is flat (1 µV, or 0.001 z-units).
@@ -31,8 +43,14 @@ class RecordError(ValueError):
 
 
 def standard_lead_name(name: str) -> str | None:
-    """'avr', 'AVR', 'aVR' -> 'aVR'; 'v1' -> 'V1'; anything else -> None."""
-    return _LEAD_BY_KEY.get(name.strip().lower())
+    """The standard name of a lead as files spell it, else None.
+
+    'avr', 'AVR', 'aVR' -> 'aVR'; 'Lead I', 'LEAD_II', 'MDC_ECG_LEAD_V1', 'Lead I (Einthoven)' (DICOM),
+    'V1 [mV]', 'ecg_v1' -> 'I', 'II', 'V1', ...; 'time', 'Pleth' -> None.
+    """
+    key = re.sub(r"[\(\[].*?[\)\]]", "", str(name)).strip().lower()  # "(Einthoven)", "[mV]"
+    key = re.sub(r"^(mdc_ecg_lead_|ecg[\s_-]*lead[\s_:-]*|lead[\s_:-]*|ecg[\s_:-]+)", "", key)
+    return _LEAD_BY_KEY.get(key.strip(" _-:"))
 
 
 @dataclass
@@ -45,6 +63,7 @@ class Record:
     units: str = "mV"
     labels: frozenset[str] | None = None  # class names from pocketecg.labels.CLASSES; None = unknown
     missing_leads: tuple[str, ...] = ()  # zero-filled because the file lacked them (only when allowed)
+    derived_leads: tuple[str, ...] = ()  # computed exactly from I and II because the file lacked them
     meta: dict = field(default_factory=dict)  # age, sex, patient_id, strat_fold, ... when known
     warnings: list[str] = field(default_factory=list)
     # The recording this file holds, the same for every copy of it ("cpsc2018:A0001" for the CPSC .mat
@@ -60,8 +79,8 @@ class Record:
             raise RecordError(self.path, f"signal must be 2-D (leads x samples), got shape {sig.shape}")
         if sig.shape[0] != len(STANDARD_LEADS):
             raise RecordError(self.path, f"wrong lead count: {sig.shape[0]} leads, expected 12")
-        if not np.isfinite(self.fs) or self.fs <= 0:
-            raise RecordError(self.path, f"invalid sampling rate {self.fs!r}")
+        check_sampling_rate(self.fs, self.path)
+        check_size(sig.shape[1], self.fs, self.path, leads=sig.shape[0])
         if self.units not in UNITS:
             raise RecordError(self.path, f"unsupported units {self.units!r} (expected mV, µV, V or NU)")
         seconds = sig.shape[1] / self.fs
@@ -85,6 +104,9 @@ class Record:
             self.warnings.append(f"flat lead(s): {', '.join(flat)}")
         if self.missing_leads:
             self.warnings.append(f"missing lead(s), zero-filled: {', '.join(self.missing_leads)}")
+        if self.derived_leads:
+            self.warnings.append(f"lead(s) {', '.join(self.derived_leads)} derived from I and II "
+                                 "(the file stores only the independent leads)")
         if self.units == "mV":
             largest = float(spread.max())
             if largest > MAX_PLAUSIBLE_MV:
@@ -99,6 +121,28 @@ class Record:
         return self.signal.shape[1] / self.fs
 
 
+def check_sampling_rate(fs, path: str | Path, where: str = "") -> float:
+    """A sampling rate from any source (header, --fs, a time column, ?fs=) must lie in [MIN_FS, MAX_FS]."""
+    try:
+        value = float(fs)
+    except (TypeError, ValueError):
+        raise RecordError(path, f"invalid sampling rate {fs!r}{where}") from None
+    if not np.isfinite(value) or not MIN_FS <= value <= MAX_FS:
+        raise RecordError(path, f"implausible sampling rate {value:g} Hz{where}: an ECG is sampled at "
+                          f"{MIN_FS:g} Hz - {MAX_FS / 1000:g} kHz")
+    return value
+
+
+def check_size(samples: int, fs: float, path: str | Path, leads: int = 12) -> None:
+    """Refuse a record too long or too large to process, before its samples are allocated."""
+    seconds = samples / fs
+    if seconds > MAX_SECONDS:
+        raise RecordError(path, f"record too long: {seconds:.0f} s, at most {MAX_SECONDS / 60:.0f} minutes "
+                          "(a resting ECG; split longer recordings)")
+    if samples * leads > MAX_SAMPLES:
+        raise RecordError(path, f"record too large: {leads} x {samples} samples, at most {MAX_SAMPLES:,} values")
+
+
 def to_millivolts(signal: np.ndarray, units: str, path: str | Path) -> tuple[np.ndarray, str]:
     """Scale a signal given in `units` to mV (NU stays NU). Unknown units are an error."""
     key = units.strip().replace("μ", "u").replace("µ", "u").lower()
@@ -111,21 +155,38 @@ def to_millivolts(signal: np.ndarray, units: str, path: str | Path) -> tuple[np.
 
 
 def arrange_leads(signal: np.ndarray, names: list[str], path: str | Path,
-                  allow_missing_leads: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Reorder named rows into STANDARD_LEADS; missing leads are an error unless allowed."""
+                  allow_missing_leads: bool = False) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Reorder named rows into STANDARD_LEADS -> (signal, zero-filled leads, derived leads).
+
+    A file with I and II but without some of III, aVR, aVL, aVF gets those derived exactly; a
+    derivable lead is never zero-filled. Other missing leads are an error unless allowed.
+    """
     rows: dict[str, int] = {}
+    duplicates = []
     for i, name in enumerate(names):
         std = standard_lead_name(name)
-        if std is not None and std not in rows:
+        if std in rows:
+            duplicates.append(std)
+        elif std is not None:
             rows[std] = i
-    missing = tuple(lead for lead in STANDARD_LEADS if lead not in rows)
-    if len(missing) == len(STANDARD_LEADS):
+    if duplicates:
+        raise RecordError(path, f"duplicate lead name(s): {', '.join(sorted(set(duplicates)))}")
+    if not rows:
         raise RecordError(path, f"no standard ECG lead names found (got {names[:12]})")
-    if missing and not allow_missing_leads:
-        raise RecordError(path, f"wrong lead count: missing lead(s) {', '.join(missing)} "
-                          f"({len(rows)} of 12 present)")
     out = np.zeros((len(STANDARD_LEADS), signal.shape[1]), dtype=np.float32)
     for j, lead in enumerate(STANDARD_LEADS):
         if lead in rows:
             out[j] = signal[rows[lead]]
-    return out, missing
+    derived = ()
+    if "I" in rows and "II" in rows:
+        derived = tuple(lead for lead in DERIVED_LEADS if lead not in rows)
+        lead_i, lead_ii = np.asarray(signal[rows["I"]], np.float64), np.asarray(signal[rows["II"]], np.float64)
+        formulas = {"III": lead_ii - lead_i, "aVR": -(lead_i + lead_ii) / 2,
+                    "aVL": lead_i - lead_ii / 2, "aVF": lead_ii - lead_i / 2}
+        for lead in derived:
+            out[STANDARD_LEADS.index(lead)] = formulas[lead]
+    missing = tuple(lead for lead in STANDARD_LEADS if lead not in rows and lead not in derived)
+    if missing and not allow_missing_leads:
+        raise RecordError(path, f"wrong lead count: missing lead(s) {', '.join(missing)} "
+                          f"({len(rows)} of 12 present)")
+    return out, missing, derived

@@ -9,13 +9,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pocketecg.data.clinical import CLINICAL_SUFFIXES, is_dicom, read_clinical
 from pocketecg.data.cpsc import is_cpsc_original, load_mat, read_cpsc_original
 from pocketecg.data.ptbxl import ecg_id_of, find_database, read_ptbxl
-from pocketecg.data.record import Record, RecordError
+from pocketecg.data.record import MAX_FILE_BYTES, Record, RecordError
 from pocketecg.data.tabular import looks_like_ecg_csv, read_csv_record, read_npy_record
 from pocketecg.data.wfdb import header_fields, read_header_comments, read_wfdb, record_base
 
-MAX_FILE_BYTES = 200 * 1024 * 1024  # larger than any 12-lead recording; guards against the wrong file
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,10 @@ def read_record(path: str | Path, options: ReadOptions = ReadOptions(), root: Pa
         if database and "dx" not in header_fields(comments) and ecg_id_of(record_base(header), comments):
             return read_ptbxl(header, database, options.allow_missing_leads, options.strict_likelihood)
         return read_wfdb(header, options.allow_missing_leads)
+    if path.is_dir():
+        raise RecordError(path, "a folder, not an ECG file (predict, evaluate and data check take folders)")
     if not path.is_file():
-        raise RecordError(path, "file not found")
+        raise RecordError(path, "no such file")
     size = path.stat().st_size
     if size == 0:
         raise RecordError(path, "empty file")
@@ -53,12 +55,17 @@ def read_record(path: str | Path, options: ReadOptions = ReadOptions(), root: Pa
         if "val" in mat:
             raise RecordError(path, "CinC/WFDB .mat without its .hea header (needed for gain and leads)")
         raise RecordError(path, "not an ECG file: .mat has neither a CPSC 'ECG' struct nor a WFDB 'val' array")
+    if suffix in CLINICAL_SUFFIXES or is_dicom(path):
+        return read_clinical(path, options.allow_missing_leads)
+    if suffix == ".npz":
+        raise RecordError(path, "a NumPy .npz archive is not read: save the one 12 x N array with numpy.save (.npy)")
     if suffix in {".csv", ".txt"}:
         return read_csv_record(path, options.fs, options.units, options.allow_missing_leads)
     if suffix == ".npy":
         return read_npy_record(path, options.fs, options.units)
     raise RecordError(path, f"not an ECG file: unsupported file type {suffix or '(none)'!r} "
-                      "(expected .hea/.dat/.mat, CPSC .mat, .csv or .npy)")
+                      "(expected WFDB .hea/.dat/.mat, CPSC .mat, .csv, .npy, or a clinical export: "
+                      ".xml (GE MUSE, HL7 aECG, Philips Sierra), .scp, .dcm, .edf)")
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,65 @@ def find_candidates(folders: Iterable[str | Path]) -> list[Candidate]:
                     or (suffix == ".mat" and f"{stem}.hea" not in names)
                     or suffix == ".npy"
                     or (suffix == ".csv" and looks_like_ecg_csv(path))
+                    or suffix in CLINICAL_SUFFIXES
                 )
                 if wanted:
                     key = prefix + path.relative_to(root).with_suffix("").as_posix()
                     out.append(Candidate(path, key, root))
     return out
+
+
+GLOB_CHARACTERS = set("*?[")
+
+
+def _record_file(path: Path) -> Path:
+    """One path per record: a WFDB record's .dat/.mat is named by its .hea."""
+    if path.suffix.lower() in {".dat", ".mat"} and path.with_suffix(".hea").is_file():
+        return path.with_suffix(".hea")
+    return path
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files, folders (searched recursively) and globs -> (one path per record, [(input, problem)]).
+
+    A .hea with its .dat/.mat is one record, however it was named (`A0001.*` gives one path). A
+    missing path or a glob that matches nothing is a problem, never an exception.
+    """
+    import glob
+
+    paths: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in map(str, inputs):
+        if Path(item).exists():
+            matches = [item]
+        elif GLOB_CHARACTERS & set(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                problems.append((item, "no file matches this pattern"))
+        else:
+            problems.append((item, "no such file or folder"))
+            continue
+        for match in map(Path, matches):
+            if match.is_dir():
+                paths.extend(c.path for c in find_candidates([match]))
+            else:
+                paths.append(_record_file(match))
+    seen: set[Path] = set()
+    unique = [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]
+    return unique, problems
+
+
+def candidates_for(inputs: Iterable[str | Path]) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """Folders keep their relative keys (as `prepare` names records); files and globs are keyed by path."""
+    candidates, problems = [], []
+    for item in inputs:
+        if Path(item).is_dir():
+            candidates.extend(find_candidates([item]))
+            continue
+        paths, missing = expand_inputs([item])
+        problems += missing
+        candidates += [Candidate(p, p.with_suffix("").as_posix(), p.parent) for p in paths]
+    return candidates, problems
 
 
 @dataclass(frozen=True)

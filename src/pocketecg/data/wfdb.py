@@ -7,6 +7,7 @@ wrapper...). Labels come from the `#Dx:` comment, as SNOMED-CT codes or CPSC tex
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import scipy.io
 import wfdb
 
 from pocketecg import labels as L
-from pocketecg.data.record import Record, RecordError, arrange_leads, to_millivolts
+from pocketecg.data.record import (MAX_FILE_BYTES, Record, RecordError, arrange_leads, check_sampling_rate, check_size,
+                                   to_millivolts)
 
 
 def record_base(path: str | Path) -> Path:
@@ -31,12 +33,39 @@ def read_header_comments(path: str | Path) -> list[str]:
         raise RecordError(base.with_suffix(".hea"), f"unreadable WFDB header ({exc})") from None
 
 
-def read_wfdb_signal(path: str | Path, allow_missing_leads: bool = False) -> tuple[np.ndarray, float, str, tuple, list[str]]:
-    """-> (signal 12 x N in STANDARD_LEADS order, fs, units, missing leads, header comments)."""
+@dataclass
+class WfdbSignal:
+    signal: np.ndarray  # 12 x N in STANDARD_LEADS order
+    fs: float
+    units: str
+    missing: tuple[str, ...]  # zero-filled (only when allowed)
+    derived: tuple[str, ...]  # computed from I and II
+    comments: list[str]
+
+
+def check_header(base: Path) -> None:
+    """Sampling rate, length and signal-file sizes from the header, before any sample is read."""
+    header = base.with_suffix(".hea")
+    try:
+        meta = wfdb.rdheader(str(base))
+    except Exception as exc:
+        raise RecordError(header, f"unreadable WFDB header ({exc.__class__.__name__}: {exc})") from None
+    if meta.fs is not None:
+        check_sampling_rate(meta.fs, header, " (from the header)")
+        if meta.sig_len:
+            check_size(int(meta.sig_len), float(meta.fs), header, leads=max(int(meta.n_sig or 1), 1))
+    for name in set(meta.file_name or []):
+        signal_file = base.parent / name
+        if signal_file.is_file() and signal_file.stat().st_size > MAX_FILE_BYTES:
+            raise RecordError(signal_file, f"file too large for one ECG ({signal_file.stat().st_size / 2**20:.0f} MiB)")
+
+
+def read_wfdb_signal(path: str | Path, allow_missing_leads: bool = False) -> WfdbSignal:
     base = record_base(path)
     header = base.with_suffix(".hea")
     if not header.is_file():
         raise RecordError(header, "WFDB header (.hea) not found")
+    check_header(base)
     try:
         rec = wfdb.rdrecord(str(base), physical=True)
     except Exception as exc:  # wfdb raises many types for broken headers and signal files
@@ -53,8 +82,8 @@ def read_wfdb_signal(path: str | Path, allow_missing_leads: bool = False) -> tup
     if len(units) != 1:
         raise RecordError(header, f"leads use different units: {sorted(units)}")
     signal, unit = to_millivolts(sig.T.astype(np.float64), units.pop(), header)
-    signal, missing = arrange_leads(signal, list(rec.sig_name), header, allow_missing_leads)
-    return signal, float(rec.fs), unit, missing, list(rec.comments)
+    signal, missing, derived = arrange_leads(signal, list(rec.sig_name), header, allow_missing_leads)
+    return WfdbSignal(signal, float(rec.fs), unit, missing, derived, list(rec.comments))
 
 
 def _physical_from_mat(base: Path, rec) -> np.ndarray:
@@ -119,14 +148,14 @@ def cinc_recording(record_id: str, source: str) -> str | None:
 
 def read_wfdb(path: str | Path, allow_missing_leads: bool = False) -> Record:
     base = record_base(path)
-    signal, fs, units, missing, comments = read_wfdb_signal(base, allow_missing_leads)
-    fields = header_fields(comments)
+    read = read_wfdb_signal(base, allow_missing_leads)
+    fields = header_fields(read.comments)
     labels = L.from_dx(fields["dx"].split(",")) if fields.get("dx") else None
     meta = {k: fields[k] for k in ("age", "sex") if k in fields}
     source = cinc_source(base.name)
     recording = cinc_recording(base.name, source)
     if source == "cinc_ptbxl":
         meta["ecg_id"] = int(base.name[2:])
-    return Record(signal=signal, fs=fs, record_id=base.name, source=source,
-                  path=str(base.with_suffix(".hea")), units=units, labels=labels,
-                  missing_leads=missing, meta=meta, recording=recording)
+    return Record(signal=read.signal, fs=read.fs, record_id=base.name, source=source,
+                  path=str(base.with_suffix(".hea")), units=read.units, labels=labels,
+                  missing_leads=read.missing, derived_leads=read.derived, meta=meta, recording=recording)

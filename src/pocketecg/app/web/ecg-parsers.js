@@ -7,7 +7,7 @@
 export const STANDARD_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"];
 const LEAD_KEYS = new Map(STANDARD_LEADS.map((l) => [l.toLowerCase(), l]));
 export const MIN_SECONDS = 2.0;
-export const MAX_FILE_BYTES = 200 * 1024 * 1024;  // as pocketecg.data.scan: larger than any 12-lead recording
+export const MAX_FILE_BYTES = 200 * 1024 * 1024;  // as pocketecg.data.record: larger than any 12-lead recording
 
 export class RecordError extends Error {
   constructor(file, problem) { super(`${file}: ${problem}`); this.file = file; this.problem = problem; }

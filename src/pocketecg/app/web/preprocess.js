@@ -1,4 +1,4 @@
-// The browser's copy of pocketecg.preprocess: resample -> band-pass -> per-lead z-score -> windows.
+// The browser's copy of pocketecg.preprocess: remove the mean -> resample -> band-pass -> per-lead z-score -> windows.
 // It follows scipy step by step (resample_poly with its Kaiser FIR, sosfiltfilt with odd padding and
 // steady-state initial conditions) so the phone computes the same windows as Python;
 // tests/app/test_web_preprocess.py checks the two agree. All arithmetic is float64.
@@ -164,7 +164,12 @@ export function windowStarts(nSamples, windowSamples, strideSamples) {
 export function preprocess(leads, fsIn, settings, sos) {
   const [up, down] = rational(fsIn, settings.fs);
   const processed = leads.map((lead) => {
-    const x = resamplePoly(lead, up, down);
+    // the mean first, as in Python: resampling pads with zeros, so an offset would ring into the edges
+    let mean = 0;
+    for (let i = 0; i < lead.length; i++) mean += lead[i];
+    mean /= lead.length;
+    const centred = Float64Array.from(lead, (v) => v - mean);
+    const x = resamplePoly(centred, up, down);
     return settings.normalisation === "zscore" ? zscore(sosfiltfilt(sos, x)) : sosfiltfilt(sos, x);
   });
   const W = Math.round(settings.window_seconds * settings.fs);
