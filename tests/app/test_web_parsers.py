@@ -135,7 +135,7 @@ def test_bad_files_are_named_and_explained(tmp_path, case, match):
     elif case == "two_records":
         files = [F.write_csv(tmp_path / "A1.csv", x, fs=500), F.write_csv(tmp_path / "A2.csv", x, fs=500)]
     elif case == "unsupported":
-        files = [tmp_path / "A1.edf"]
+        files = [tmp_path / "A1.pdf"]
         files[0].write_bytes(b"0       ")
     else:
         files = [tmp_path / "A1.csv"]
@@ -165,3 +165,66 @@ def test_huge_file_is_refused_before_it_is_read():
     proc = subprocess.run([NODE, str(HARNESS.with_name("check_sizes.mjs")), "A0001.mat", "600000"],
                           capture_output=True, text=True, timeout=60)
     assert json.loads(proc.stdout) == {"ok": True}
+
+
+XML_SAMPLES = ["ge_muse_xml/braveheart_example1.xml", "ge_muse_xml/braveheart_example2.xml",
+               "hl7_aecg/Example_aECG.xml", "hl7_aecg/hl7aecg-Example2.xml",
+               "hl7_aecg/liryc_hl7aecg_example_synthetic.xml"]
+
+
+@pytest.mark.parametrize("name", XML_SAMPLES)
+def test_clinical_xml_reads_as_in_python(shared_formats, name):
+    """Real-data test: the page's GE MUSE / HL7 aECG readers give Python's (ecgdatakit's) samples."""
+    js = parse_js(shared_formats / name)
+    rec = read_record(shared_formats / name)
+    assert js["ok"], js.get("error")
+    assert js["fs"] == rec.fs and np.abs(np.array(js["leads"]) - rec.signal).max() < 1e-5
+    assert [w for w in js["warnings"] if "derived" in w] == [w for w in rec.warnings if "derived" in w]
+
+
+def test_formats_the_page_leaves_to_python_say_so(shared_formats):
+    for name in ("philips_sierra_xml/129DYPRG.XML", "scp_ecg/ecgtoolkit_Example.scp", "dicom_ecg/pydicom_waveform_ecg.dcm"):
+        js = parse_js(shared_formats / name)
+        assert not js["ok"] and "read by pocketecg in Python" in js["error"]
+
+
+def test_xml_entities_are_refused_in_the_page(tmp_path):
+    path = tmp_path / "bomb.xml"
+    path.write_text('<?xml version="1.0"?><!DOCTYPE RestingECG [<!ENTITY a "aaaa">]><RestingECG>&a;</RestingECG>')
+    js = parse_js(path)
+    assert not js["ok"] and "bomb.xml: XML entity declarations are not allowed" in js["error"]
+
+
+def test_eight_leads_derived_like_python(tmp_path):
+    from pocketecg.data.record import INDEPENDENT_LEADS, STANDARD_LEADS
+
+    x = F.signal("RBBB")
+    keep = [STANDARD_LEADS.index(lead) for lead in INDEPENDENT_LEADS]
+    header = F.write_wfdb(tmp_path, "eight", x[keep], lead_names=list(INDEPENDENT_LEADS))
+    assert_same(parse_js(header, tmp_path / "eight.dat"), header)
+
+
+@pytest.mark.parametrize("sep, decimal, time", [(";", ",", "time"), ("\t", ",", "time_ms"), (",", ".", "t")])
+def test_csv_dialects_like_python(tmp_path, sep, decimal, time):
+    x = F.signal("AF", seconds=4)
+    scale = 1000.0 if time == "time_ms" else 1.0
+    t = np.arange(x.shape[1]) / 500 * scale
+    names = [time, *[f"Lead {lead}" for lead in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")]]
+    rows = [sep.join(f"{v:.6f}".replace(".", decimal) for v in row) for row in np.column_stack([t, x.T])]
+    path = tmp_path / "export.csv"
+    path.write_text(sep.join(names) + "\n" + "\n".join(rows) + "\n")
+    assert_same(parse_js(path), path)
+
+
+@pytest.mark.parametrize("case, match", [("slow", "implausible sampling rate"), ("dup", "duplicate lead name(s): V5")])
+def test_plausibility_checks_like_python(tmp_path, case, match):
+    names = list(F.STANDARD_LEADS)
+    if case == "dup":
+        names[11] = "v5"
+        header = F.write_wfdb(tmp_path, "r", F.signal(), lead_names=names)
+    else:
+        header = F.write_wfdb(tmp_path, "r", F.signal(seconds=60, fs=500), fs=10)  # 3,000 s at "10 Hz"
+    js = parse_js(header, tmp_path / "r.dat")
+    assert not js["ok"] and match in js["error"]
+    with pytest.raises(RecordError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        read_record(header)

@@ -1,19 +1,43 @@
 // ECG files in the browser, read the way pocketecg.data reads them in Python:
 // WFDB (.hea + .dat in formats 16/61/80/212, or a CinC MATLAB v4 .mat), the original CPSC 2018 .mat
-// (MATLAB v5, compressed struct `ECG`), and CSV with lead names. `readFiles` picks the reader.
+// (MATLAB v5, compressed struct `ECG`), CSV with lead names (, ; or tab, decimal commas), and the
+// clinical XML exports GE MUSE (<RestingECG>) and HL7 aECG (<AnnotatedECG>). `readFiles` picks the reader.
+// SCP-ECG, DICOM, Philips Sierra and EDF are read by the Python side (predict, the API), not here.
 // Every reader returns {leads: 12 Float64Arrays in mV, order I..V6, fs, name, units, missing, comments}
 // or throws an Error whose message names the file and the problem.
 
 export const STANDARD_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"];
 const LEAD_KEYS = new Map(STANDARD_LEADS.map((l) => [l.toLowerCase(), l]));
 export const MIN_SECONDS = 2.0;
+// as pocketecg.data.record: checked from the header, before samples are decoded
+export const MIN_FS = 50, MAX_FS = 20000, MAX_SECONDS = 1800, MAX_SAMPLES = 12 * 4000000;
+const DERIVED_LEADS = ["III", "aVR", "aVL", "aVF"];
 export const MAX_FILE_BYTES = 200 * 1024 * 1024;  // as pocketecg.data.record: larger than any 12-lead recording
 
 export class RecordError extends Error {
   constructor(file, problem) { super(`${file}: ${problem}`); this.file = file; this.problem = problem; }
 }
 
-export function standardLeadName(name) { return LEAD_KEYS.get(String(name).trim().toLowerCase()) ?? null; }
+// 'Lead I', 'LEAD_II', 'MDC_ECG_LEAD_V1', 'Lead I (Einthoven)', 'V1 [mV]', 'avr' -> standard names (as Python)
+export function standardLeadName(name) {
+  let key = String(name).replace(/[([].*?[)\]]/g, "").trim().toLowerCase();
+  key = key.replace(/^(mdc_ecg_lead_|ecg[\s_-]*lead[\s_:-]*|lead[\s_:-]*|ecg[\s_:-]+)/, "");
+  return LEAD_KEYS.get(key.replace(/^[\s_:-]+|[\s_:-]+$/g, "")) ?? null;
+}
+
+export function checkSamplingRate(fs, file, where = "") {
+  const v = Number(fs);
+  if (!Number.isFinite(v) || v < MIN_FS || v > MAX_FS) {
+    throw new RecordError(file, `implausible sampling rate ${fs} Hz${where}: an ECG is sampled at 50 Hz - 20 kHz`);
+  }
+  return v;
+}
+
+export function checkSize(samples, fs, file, leads = 12) {
+  const seconds = samples / fs;
+  if (seconds > MAX_SECONDS) throw new RecordError(file, `record too long: ${Math.round(seconds)} s, at most 30 minutes (a resting ECG; split longer recordings)`);
+  if (samples * leads > MAX_SAMPLES) throw new RecordError(file, `record too large: ${leads} x ${samples} samples`);
+}
 
 function unitScale(units, file) {
   const key = String(units || "mV").trim().replace("μ", "u").replace("µ", "u").toLowerCase();
@@ -24,18 +48,35 @@ function unitScale(units, file) {
   throw new RecordError(file, `unsupported units '${units}' (expected mV, µV, V or NU)`);
 }
 
-// Put named rows in the standard order; a missing lead is an error unless allowed (then zero-filled).
+// Put named rows in the standard order. III, aVR, aVL, aVF missing but I and II present: derived exactly;
+// any other missing lead is an error unless allowed (then zero-filled). A lead named twice is refused.
 export function arrangeLeads(rows, names, file, allowMissing = false) {
   const index = new Map();
-  names.forEach((n, i) => { const s = standardLeadName(n); if (s && !index.has(s)) index.set(s, i); });
-  const missing = STANDARD_LEADS.filter((l) => !index.has(l));
-  if (missing.length === 12) throw new RecordError(file, `no standard ECG lead names found (got ${names.slice(0, 12).join(", ")})`);
-  if (missing.length && !allowMissing) {
-    throw new RecordError(file, `wrong lead count: missing lead(s) ${missing.join(", ")} (${12 - missing.length} of 12 present)`);
-  }
+  const duplicates = new Set();
+  names.forEach((n, i) => {
+    const s = standardLeadName(n);
+    if (s && index.has(s)) duplicates.add(s);
+    else if (s) index.set(s, i);
+  });
+  if (duplicates.size) throw new RecordError(file, `duplicate lead name(s): ${[...duplicates].sort().join(", ")}`);
+  if (!index.size) throw new RecordError(file, `no standard ECG lead names found (got ${names.slice(0, 12).join(", ")})`);
   const n = rows[0].length;
-  const leads = STANDARD_LEADS.map((l) => (index.has(l) ? Float64Array.from(rows[index.get(l)]) : new Float64Array(n)));
-  return { leads, missing };
+  const leads = STANDARD_LEADS.map((l) => (index.has(l) ? Float64Array.from(rows[index.get(l)], Math.fround) : new Float64Array(n)));
+  let derived = [];
+  if (index.has("I") && index.has("II")) {
+    derived = DERIVED_LEADS.filter((l) => !index.has(l));
+    const a = leads[0], b = leads[1];
+    const formula = { III: (i) => b[i] - a[i], aVR: (i) => -(a[i] + b[i]) / 2, aVL: (i) => a[i] - b[i] / 2, aVF: (i) => b[i] - a[i] / 2 };
+    for (const l of derived) {
+      const out = leads[STANDARD_LEADS.indexOf(l)];
+      for (let i = 0; i < n; i++) out[i] = Math.fround(formula[l](i));
+    }
+  }
+  const missing = STANDARD_LEADS.filter((l) => !index.has(l) && !derived.includes(l));
+  if (missing.length && !allowMissing) {
+    throw new RecordError(file, `wrong lead count: missing lead(s) ${missing.join(", ")} (${index.size} of 12 present)`);
+  }
+  return { leads, missing, derived };
 }
 
 // ---------------------------------------------------------------- WFDB header
@@ -130,6 +171,8 @@ export function readMatV4(buffer, file) {
 // files: Map name -> ArrayBuffer (the .hea and its signal files). allowMissing: zero-fill missing leads.
 export function readWfdb(headerName, files, allowMissing = false) {
   const header = parseHeader(new TextDecoder().decode(files.get(headerName)), headerName);
+  checkSamplingRate(header.fs, headerName, " (from the header)");
+  checkSize(header.nSamples, header.fs, headerName, header.signals.length);
   const raw = [];
   const byFile = new Map();
   header.signals.forEach((s, i) => { if (!byFile.has(s.file)) byFile.set(s.file, []); byFile.get(s.file).push(i); });
@@ -157,56 +200,182 @@ export function readWfdb(headerName, files, allowMissing = false) {
     const { gain, baseline } = header.signals[i];
     return row.map((v) => ((v - baseline) / gain) * scale);
   });
-  const { leads, missing } = arrangeLeads(physical, header.signals.map((s) => s.name), headerName, allowMissing);
+  const { leads, missing, derived } = arrangeLeads(physical, header.signals.map((s) => s.name), headerName, allowMissing);
   return check({ leads, fs: header.fs, name: header.name, units: unit.toLowerCase() === "nu" ? "NU" : "mV",
-    missing, comments: header.comments }, headerName);
+    missing, derived, comments: header.comments }, headerName);
 }
 
-// ---------------------------------------------------------------- CSV
-const TIME_COLUMNS = ["time", "t", "seconds", "time_s"];
+// ---------------------------------------------------------------- CSV (as pocketecg.data.tabular)
+const TIME_SECONDS = ["time", "t", "seconds", "sec", "s", "time_s", "time (s)", "time [s]", "t (s)", "t [s]", "time/s"];
+const TIME_MILLISECONDS = ["time_ms", "ms", "msec", "t_ms", "time (ms)", "time [ms]", "t (ms)", "t [ms]", "time/ms"];
 
-export function readCsv(text, file, fs = null, allowMissing = false) {
+function splitCells(line, sep) { return line.split(sep).map((c) => c.trim().replace(/^"|"$/g, "").trim()); }
+
+export function readCsv(text, file, fs = null, allowMissing = false, units = "mV") {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim());
-  const header = lines[0].split(",").map((c) => c.trim());
+  // the separator that splits the header into most cells; with ; or tab a decimal comma is a decimal point
+  const sep = [",", ";", "\t"].reduce((best, c) => (lines[0].split(c).length > lines[0].split(best).length ? c : best), ",");
+  const header = splitCells(lines[0], sep);
   if (!header.some(standardLeadName)) throw new RecordError(file, "not an ECG file: the CSV header names no ECG leads (expected I, II, ... V6)");
+  if (lines.length < 2) throw new RecordError(file, "the CSV has a header but no sample rows");
+  const sepName = { ",": "comma", ";": "semicolon", "\t": "tab" }[sep];
   const columns = header.map(() => []);
   for (let i = 1; i < lines.length; i++) {
-    const cells = lines[i].split(",");
+    const cells = (sep === "," ? lines[i] : lines[i].replace(/,/g, ".")).split(sep);
     if (cells.length !== header.length) throw new RecordError(file, `row ${i + 1} has ${cells.length} columns but the header has ${header.length}`);
     cells.forEach((c, j) => {
       const v = Number(c);
-      if (c.trim() === "" || Number.isNaN(v)) throw new RecordError(file, `non-numeric value '${c}' in row ${i + 1}`);
+      if (c.trim() === "" || Number.isNaN(v)) throw new RecordError(file, `non-numeric value '${c}' in row ${i + 1} (${sepName}-separated)`);
       columns[j].push(v);
     });
   }
   const lower = header.map((h) => h.toLowerCase());
-  if (lower.includes("fs")) fs = columns[lower.indexOf("fs")][0];
-  else if (!fs) {
-    const t = TIME_COLUMNS.map((c) => lower.indexOf(c)).find((i) => i >= 0);
-    if (t === undefined) throw new RecordError(file, "sampling rate unknown: add a 'time' (s) or 'fs' column");
+  const warnings = [];
+  if (lower.includes("fs")) fs = checkSamplingRate(columns[lower.indexOf("fs")][0], file, " (from the fs column)");
+  else if (fs) fs = checkSamplingRate(fs, file, " (from --fs)");
+  else {
+    let t, scale = 1;
+    const ms = TIME_MILLISECONDS.find((c) => lower.includes(c));
+    if (ms) { t = lower.indexOf(ms); scale = 1e-3; } else {
+      const sec = TIME_SECONDS.find((c) => lower.includes(c));
+      if (sec) t = lower.indexOf(sec);
+    }
+    if (t === undefined) throw new RecordError(file, "sampling rate unknown: give the sampling rate or add a 'time' (s), 'time_ms' or 'fs' column");
     const steps = columns[t].slice(1).map((v, i) => v - columns[t][i]).sort((a, b) => a - b);
     const median = steps.length % 2 ? steps[(steps.length - 1) / 2] : (steps[steps.length / 2 - 1] + steps[steps.length / 2]) / 2;
-    if (!(median > 0)) throw new RecordError(file, "the time column does not increase");
-    fs = Math.round(1e6 / median) / 1e6;
+    if (!(median > 0)) throw new RecordError(file, `the time column '${header[t]}' does not increase`);
+    fs = 1 / (median * scale);
+    if (scale === 1 && ["time", "t"].includes(lower[t]) && fs < MIN_FS && fs * 1000 >= MIN_FS && fs * 1000 <= MAX_FS) {
+      warnings.push(`the time column '${header[t]}' read as milliseconds (as seconds it would mean ${+fs.toPrecision(6)} Hz)`);
+      fs *= 1000;
+    }
+    fs = checkSamplingRate(Math.round(fs * 1e6) / 1e6, file, ` (from the time column '${header[t]}')`);
   }
-  const { leads, missing } = arrangeLeads(columns, header, file, allowMissing);
-  return check({ leads, fs, name: file.replace(/\.[^.]*$/, ""), units: "mV", missing, comments: [] }, file);
+  checkSize(columns[0].length, fs, file);
+  const scale = unitScale(units, file);
+  const scaled = scale === 1 ? columns : columns.map((col) => col.map((v) => v * scale));
+  const { leads, missing, derived } = arrangeLeads(scaled, header, file, allowMissing);
+  return check({ leads, fs, name: file.replace(/\.[^.]*$/, ""), units: "mV", missing, derived, comments: [], warnings }, file);
+}
+
+// ---------------------------------------------------------------- clinical XML (as ecgdatakit reads them)
+// Regular expressions, not an XML parser: nothing is expanded (no entities, no external references), and
+// a document declaring entities is refused outright, as defusedxml does in Python.
+function xmlText(block, tag) {
+  const m = new RegExp(`<${tag}[^>]*>([^<]*)</${tag}>`).exec(block);
+  return m ? m[1].trim() : null;
+}
+
+function refuseEntities(text, file) {
+  if (/<!ENTITY/i.test(text)) throw new RecordError(file, "XML entity declarations are not allowed");
+}
+
+// GE MUSE: <Waveform><WaveformType>Rhythm</WaveformType><SampleBase>500</SampleBase><LeadData>...
+// <LeadID>I</LeadID><LeadAmplitudeUnitsPerBit>4.88</LeadAmplitudeUnitsPerBit><LeadAmplitudeUnits>MICROVOLTS
+// </LeadAmplitudeUnits><WaveFormData>base64 int16 little-endian</WaveFormData></LeadData>...</Waveform>
+export function readMuseXml(text, file, allowMissing = false) {
+  refuseEntities(text, file);
+  const waveforms = text.split(/<Waveform>/).slice(1);
+  const rhythm = waveforms.find((w) => /<WaveformType>\s*Rhythm\s*<\/WaveformType>/i.test(w));
+  if (!rhythm) throw new RecordError(file, "GE MUSE XML file has no rhythm waveform");
+  const fs = checkSamplingRate(Number(xmlText(rhythm, "SampleBase")), file, " (from the GE MUSE XML file)");
+  const names = [], rows = [];
+  for (const lead of rhythm.split(/<LeadData>/).slice(1)) {
+    const id = xmlText(lead, "LeadID"), data = xmlText(lead, "WaveFormData");
+    if (!id || data === null) throw new RecordError(file, "corrupt or truncated GE MUSE XML file (a lead without LeadID or WaveFormData)");
+    const perBit = Number(xmlText(lead, "LeadAmplitudeUnitsPerBit") ?? 4.88);
+    const unit = (xmlText(lead, "LeadAmplitudeUnits") || "MICROVOLTS").toUpperCase();
+    const toMv = unit.startsWith("MICRO") ? 1e-3 : unit.startsWith("MILLI") ? 1 : NaN;
+    if (!Number.isFinite(toMv)) throw new RecordError(file, `unsupported amplitude units '${unit}'`);
+    let bytes;
+    try { bytes = Uint8Array.from(atob(data.replace(/\s+/g, "")), (c) => c.charCodeAt(0)); } catch (e) {
+      throw new RecordError(file, `corrupt or truncated GE MUSE XML file (lead ${id}: not base64)`);
+    }
+    const view = new DataView(bytes.buffer, 0, bytes.length - (bytes.length % 2));
+    const x = new Float64Array(view.byteLength / 2);
+    for (let i = 0; i < x.length; i++) x[i] = view.getInt16(2 * i, true) * perBit * toMv;
+    names.push(id); rows.push(x);
+  }
+  if (!rows.length) throw new RecordError(file, "GE MUSE XML file holds no waveform samples");
+  const n = rows[0].length;
+  if (rows.some((r) => r.length !== n)) throw new RecordError(file, "leads have different lengths");
+  checkSize(n, fs, file, rows.length);
+  const { leads, missing, derived } = arrangeLeads(rows, names, file, allowMissing);
+  return check({ leads, fs, name: file.replace(/\.[^.]*$/, ""), units: "mV", missing, derived, comments: [] }, file);
+}
+
+// HL7 aECG: <sequence><code code="TIME_ABSOLUTE|TIME_RELATIVE"/><value ...><increment value="0.002" unit="s"/>
+// then one <sequence> per lead: <code code="MDC_ECG_LEAD_I"/><value xsi:type="SLIST_PQ"><origin value unit/>
+// <scale value unit/><digits>...</digits>. The first series holds the rhythm.
+const AECG_UNITS = { uv: 1e-3, mv: 1, v: 1e3, nv: 1e-6 };
+export function readAecgXml(text, file, allowMissing = false) {
+  refuseEntities(text, file);
+  // the rhythm: the first <series>, up to its end or to the median beats (<derivedSeries>) nested in it
+  const series = text.split(/<series[\s>]/).slice(1)[0]?.split(/<\/series>|<derivedSeries[\s>]/)[0];
+  if (!series) throw new RecordError(file, "HL7 aECG file has no waveform series");
+  const sequences = series.split(/<sequence[\s>]/).slice(1);
+  let fs = null;
+  const names = [], rows = [];
+  for (const seq of sequences) {
+    const code = /<code[^>]*\scode="([^"]+)"/.exec(seq)?.[1] || "";
+    if (code.startsWith("TIME_")) {
+      const inc = /<increment[^>]*>/.exec(seq)?.[0];
+      if (inc) {
+        const value = Number(/\svalue="([^"]+)"/.exec(inc)?.[1]);
+        const unit = /\sunit="([^"]+)"/.exec(inc)?.[1] ?? "s";
+        fs = 1 / (value * ({ s: 1, ms: 1e-3 }[unit] ?? NaN));
+      }
+      continue;
+    }
+    const digits = xmlText(seq, "digits");
+    if (digits === null) continue;
+    const attr = (tag, name) => new RegExp(`<${tag}[^>]*\\s${name}="([^"]+)"`).exec(seq)?.[1];
+    const scale = Number(attr("scale", "value") ?? 1), origin = Number(attr("origin", "value") ?? 0);
+    const unit = (attr("scale", "unit") || "uV").replace("μ", "u").replace("µ", "u").toLowerCase();
+    if (!(unit in AECG_UNITS)) throw new RecordError(file, `unsupported amplitude units '${unit}'`);
+    const values = digits.split(/\s+/).filter((d) => d).map(Number);
+    if (values.some(Number.isNaN)) throw new RecordError(file, "corrupt or truncated HL7 aECG file (non-numeric digits)");
+    names.push(code.replace(/^MDC_ECG_LEAD_/, ""));
+    rows.push(Float64Array.from(values, (d) => (d * scale + origin) * AECG_UNITS[unit]));
+  }
+  if (!rows.length) throw new RecordError(file, "HL7 aECG file holds no waveform samples");
+  fs = checkSamplingRate(Math.round(fs * 1e6) / 1e6, file, " (from the HL7 aECG file)");
+  const n = rows[0].length;
+  if (rows.some((r) => r.length !== n)) throw new RecordError(file, "leads have different lengths");
+  checkSize(n, fs, file, rows.length);
+  const { leads, missing, derived } = arrangeLeads(rows, names, file, allowMissing);
+  return check({ leads, fs, name: file.replace(/\.[^.]*$/, ""), units: "mV", missing, derived, comments: [] }, file);
+}
+
+export function readXml(buffer, file, allowMissing = false) {
+  const bytes = new Uint8Array(buffer);
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  const text = new TextDecoder(utf16 ? (bytes[0] === 0xff ? "utf-16le" : "utf-16be") : "utf-8").decode(buffer);
+  const head = text.slice(0, 4096);
+  if (/<RestingECG[\s>]/.test(head)) return readMuseXml(text, file, allowMissing);
+  if (/<AnnotatedECG[\s>]/.test(head)) return readAecgXml(text, file, allowMissing);
+  if (/<restingecgdata[\s>]/i.test(head)) {
+    throw new RecordError(file, "Philips Sierra XML is read by pocketecg in Python (pocketecg predict, the API), not in this page yet");
+  }
+  throw new RecordError(file, "not an ECG file: the XML is neither GE MUSE (<RestingECG>) nor HL7 aECG (<AnnotatedECG>)");
 }
 
 // ---------------------------------------------------------------- checks (as pocketecg.data.record)
 export function check(record, file) {
+  checkSamplingRate(record.fs, file);
   const n = record.leads[0].length;
   const seconds = n / record.fs;
   if (seconds < MIN_SECONDS) throw new RecordError(file, `record too short: ${seconds.toFixed(2)} s, at least 2 s needed`);
   const bad = STANDARD_LEADS.filter((_, i) => record.leads[i].some((v) => !Number.isFinite(v)));
   if (bad.length) throw new RecordError(file, `NaN or infinite samples in lead(s) ${bad.join(", ")}`);
-  const warnings = [];
+  const warnings = [...(record.warnings || [])];
   const present = STANDARD_LEADS.map((l, i) => i).filter((i) => !record.missing.includes(STANDARD_LEADS[i]));
   const range = (x) => { let lo = Infinity, hi = -Infinity; for (const v of x) { if (v < lo) lo = v; if (v > hi) hi = v; } return hi - lo; };
   const flat = present.filter((i) => range(record.leads[i]) < 1e-3).map((i) => STANDARD_LEADS[i]);
   if (flat.length === present.length) throw new RecordError(file, "all leads are flat (no signal)");
   if (flat.length) warnings.push(`flat lead(s): ${flat.join(", ")}`);
   if (record.missing.length) warnings.push(`missing lead(s), zero-filled: ${record.missing.join(", ")}`);
+  if (record.derived?.length) warnings.push(`lead(s) ${record.derived.join(", ")} derived from I and II (the file stores only the independent leads)`);
   if (record.units === "mV") {
     const largest = Math.max(...present.map((i) => robustRange(record.leads[i])));
     if (largest > 50) throw new RecordError(file, `implausible amplitude: ${largest.toPrecision(3)} mV peak-to-peak (wrong units? µV stored as mV?)`);
@@ -345,7 +514,7 @@ export function checkSizes(files) {
 }
 
 // files: Map name -> ArrayBuffer for one record: a .hea with its .dat/.mat, a CPSC .mat, or a CSV.
-export async function readFiles(files, { fs = null, allowMissing = false } = {}) {
+export async function readFiles(files, { fs = null, allowMissing = false, units = "mV" } = {}) {
   const names = [...files.keys()];
   if (!names.length) throw new Error("no file opened");
   const headers = names.filter((n) => n.toLowerCase().endsWith(".hea"));
@@ -358,11 +527,15 @@ export async function readFiles(files, { fs = null, allowMissing = false } = {})
   const buffer = files.get(name);
   if (!buffer.byteLength) throw new RecordError(name, "empty file");
   const suffix = name.includes(".") ? name.slice(name.lastIndexOf(".")).toLowerCase() : "";
-  if (suffix === ".csv" || suffix === ".txt") return readCsv(new TextDecoder().decode(buffer), name, fs, allowMissing);
+  if (suffix === ".csv" || suffix === ".txt") return readCsv(new TextDecoder().decode(buffer), name, fs, allowMissing, units);
+  if (suffix === ".xml") return readXml(buffer, name, allowMissing);
+  if ([".scp", ".dcm", ".dicom", ".edf"].includes(suffix)) {
+    throw new RecordError(name, `${suffix} files are read by pocketecg in Python (pocketecg predict, the API), not in this page yet`);
+  }
   if (suffix === ".mat") {
     if (isMatV5(buffer)) return readCpscMat(buffer, name);
     readMatV4(buffer, name);  // throws for a corrupt file; a valid one still needs its header:
     throw new RecordError(name, "CinC/WFDB .mat without its .hea header (needed for gain and leads)");
   }
-  throw new RecordError(name, `not an ECG file: unsupported file type '${suffix || "(none)"}' (expected .hea with .dat/.mat, CPSC .mat or .csv)`);
+  throw new RecordError(name, `not an ECG file: unsupported file type '${suffix || "(none)"}' (expected .hea with .dat/.mat, CPSC .mat, .csv, or GE MUSE / HL7 aECG .xml)`);
 }
