@@ -74,6 +74,12 @@ def test_training_never_reads_the_test_split(tiny_cache, tmp_path):
     for c in ["SNR", "AF", "IAVB", "LBBB", "RBBB", "STD"]:
         manifest.loc[test, c] = 1 - manifest.loc[test, c]
     manifest.to_csv(poisoned / MANIFEST_FILE, index=False)
+    # a consistent cache that differs only in its test split (as if prepared from other test records)
+    import hashlib
+
+    info = json.loads((poisoned / "cache.json").read_text())
+    info["manifest_sha256"] = hashlib.sha256((poisoned / MANIFEST_FILE).read_bytes()).hexdigest()
+    (poisoned / "cache.json").write_text(json.dumps(info))
     clean = train(tiny_config(tiny_cache, tmp_path / "clean"), log=quiet)
     dirty = train(tiny_config(poisoned, tmp_path / "dirty"), log=quiet)
     a, b = (torch.load(d / "model.pt", weights_only=True) for d in (clean, dirty))

@@ -195,10 +195,43 @@ class PreparedCache:
         if "primary" not in self.manifest.columns:
             raise CacheError(f"{self.folder}: prepared by an older pocketecg (no recording ids, so copies of one "
                              "recording could straddle splits); run `pocketecg prepare` again")
-        self.settings = PreprocessSettings.from_dict(self.info["settings"])
-        shape = tuple(self.info["shape"])
-        self.windows = (np.memmap(self.folder / WINDOWS_FILE, dtype=np.float32, mode="r", shape=shape)
+        try:
+            self.settings = PreprocessSettings.from_dict(self.info["settings"])
+            shape = tuple(int(n) for n in self.info["shape"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CacheError(f"{self.folder / INFO_FILE}: damaged ({exc}); run `pocketecg prepare` again") from None
+        windows_file = self.folder / WINDOWS_FILE
+        expected = int(np.prod(shape)) * 4
+        actual = windows_file.stat().st_size if windows_file.is_file() else None
+        if shape[0] and actual != expected:
+            raise CacheError(f"{windows_file}: {'missing' if actual is None else f'{actual:,} bytes'}, the cache "
+                             f"says {expected:,} (truncated or replaced?); run `pocketecg prepare` again")
+        if len(self.manifest) != shape[0]:  # one manifest row per window
+            raise CacheError(f"{self.folder / MANIFEST_FILE}: lists {len(self.manifest)} windows, "
+                             f"{windows_file.name} holds {shape[0]}; run `pocketecg prepare` again")
+        self.windows = (np.memmap(windows_file, dtype=np.float32, mode="r", shape=shape)
                         if shape[0] else np.zeros(shape, np.float32))
+
+    def check_for_training(self) -> None:
+        """Before any training: the manifest is the one the cache was written with, and every window is finite.
+
+        An edited manifest (labels changed by hand) would silently train on other labels than the split hash
+        names; a NaN window would train a NaN model (which then prints bare NaN, not JSON).
+        """
+        import hashlib
+
+        digest = hashlib.sha256((self.folder / MANIFEST_FILE).read_bytes()).hexdigest()
+        if digest != self.manifest_sha256:
+            raise CacheError(f"{self.folder / MANIFEST_FILE}: changed since `prepare` wrote it (sha256 {digest[:12]}, "
+                             f"cache.json says {self.manifest_sha256[:12]}); labels and splits no longer match the "
+                             "cache. Run `pocketecg prepare` again")
+        for start in range(0, len(self.windows), 256):
+            block = np.asarray(self.windows[start:start + 256])
+            if not np.isfinite(block).all():
+                bad = start + int(np.flatnonzero(~np.isfinite(block).reshape(len(block), -1).all(axis=1))[0])
+                row = self.manifest.iloc[bad]
+                raise CacheError(f"{self.folder / WINDOWS_FILE}: window {bad} (record {row['record']}) holds NaN or "
+                                 "infinite values; run `pocketecg prepare` again")
 
     @property
     def manifest_sha256(self) -> str:

@@ -43,6 +43,11 @@ def user_errors(func):
         except (RecordError, CacheError, DownloadError, UserError, ValueError) as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a read-only folder, a full disk, a path that vanished
+            where = exc.filename or "a file"
+            err.print(f"[red]error:[/red] {where}: {exc.strerror or exc} (check the folder exists, is writable "
+                      "and the disk has space)", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 
@@ -56,12 +61,13 @@ def _progress() -> Progress:
 @user_errors
 def data_check(data: DataOpt,
                fs: Annotated[float | None, typer.Option(help="Sampling rate for .npy/CSV files without one.")] = None,
+               units: Annotated[str, typer.Option(help="Units of .npy/CSV samples: uV, mV or V.")] = "mV",
                allow_missing_leads: Annotated[bool, typer.Option(help="Zero-fill missing leads instead of failing.")] = False,
                as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False):
     """Scan folders, detect formats, count records per source and class, list every failure."""
     from pocketecg.data.scan import ReadOptions, find_candidates, scan
 
-    options = ReadOptions(fs=fs, allow_missing_leads=allow_missing_leads)
+    options = ReadOptions(fs=fs, units=units, allow_missing_leads=allow_missing_leads)
     candidates = find_candidates(data)
     with _progress() as bar:
         task = bar.add_task("reading", total=len(candidates))
@@ -158,7 +164,10 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
           device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
           num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
           model_kwargs: Annotated[str, typer.Option(help="JSON of extra model arguments.")] = "{}",
-          resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint.")] = False,
+          resume: Annotated[bool, typer.Option(help="Continue a killed run from its last checkpoint (a cross-fit "
+                                              "run: from its finished folds).")] = False,
+          overwrite: Annotated[bool, typer.Option(help="Replace a run already in --out (its metrics and plots "
+                                                 "go too).")] = False,
           crossfit: Annotated[int, typer.Option(help="K-fold cross-fitting over train+val: thresholds from "
                                                 "out-of-fold predictions, final model on all of train+val for "
                                                 "the median best epoch. 0: the plain train/val protocol.")] = 0):
@@ -171,12 +180,34 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs))
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
+    _claim_run_directory(Path(config.out), resume, overwrite)
     if crossfit:
         from pocketecg.crossfit import crossfit as run_crossfit
 
-        run_crossfit(config, crossfit, log=log, resume=True)
+        run_crossfit(config, crossfit, log=log, resume=resume)
     else:
         run_train(config, resume=resume, log=log)
+
+
+RUN_MARKERS = ("config.json", "checkpoint.pt", "history.csv", "folds")
+
+
+def _claim_run_directory(out: Path, resume: bool, overwrite: bool) -> None:
+    """A finished or started run is never trained over by accident: --resume continues, --overwrite replaces."""
+    import shutil
+
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other; choose one")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    is_run = any((out / marker).exists() for marker in RUN_MARKERS)
+    if not is_run:
+        raise UserError(f"{out}: exists and is not a run directory; choose another --out")
+    if overwrite:
+        shutil.rmtree(out)  # old metrics, plots, predictions and checkpoints must not outlive the new weights
+    elif not resume:
+        state = "finished" if (out / "config.json").is_file() else "started"
+        raise UserError(f"{out}: already holds a {state} run; add --resume to continue it or --overwrite to replace it")
 
 
 @app.command()
@@ -378,6 +409,11 @@ def predict(files: Annotated[list[str], typer.Argument(help="ECG files, folders 
             except RecordError as exc:
                 failed += 1
                 err.print(f"[red]skipped[/red] {exc}", highlight=False, soft_wrap=True)
+                continue
+            except Exception as exc:  # one file's failure never stops the others; say what happened, no traceback
+                failed += 1
+                err.print(f"[red]skipped[/red] {path}: unexpected error ({exc.__class__.__name__}: {exc})",
+                          highlight=False, soft_wrap=True)
                 continue
             finally:
                 bar.advance(task)

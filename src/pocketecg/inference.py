@@ -75,20 +75,73 @@ def record_probabilities(model, dataset, device=None):
     return keys, y, p
 
 
+def read_config(run_dir: Path) -> dict:
+    """A run's config.json, checked for the fields inference needs; any problem names the file."""
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{run_dir}: not a finished run directory (no {CONFIG_FILE})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable run configuration ({exc.__class__.__name__}: {exc})") from None
+    return check_config(config, path)
+
+
+def check_config(config, path, what: str = "run configuration") -> dict:
+    """The fields every model source (run, shipped, ONNX metadata) must carry, in the right shape."""
+    from pocketecg.preprocess import PreprocessSettings
+
+    problems = []
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a {what} (a JSON object is expected)")
+    if not isinstance(config.get("model"), str):
+        problems.append("'model' must be a model name")
+    classes = config.get("classes")
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        problems.append("'classes' must be a list of class names")
+    thresholds = config.get("thresholds")
+    if not (isinstance(thresholds, dict) and isinstance(classes, list)
+            and all(isinstance(thresholds.get(c), int | float) and 0 <= thresholds[c] <= 1 for c in classes)):
+        problems.append("'thresholds' must give every class a number in [0, 1]")
+    try:
+        PreprocessSettings.from_dict(config.get("preprocessing"))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        problems.append(f"'preprocessing' is not valid ({exc})")
+    if not isinstance(config.get("model_kwargs", {}), dict):
+        problems.append("'model_kwargs' must be an object")
+    if problems:
+        raise ValueError(f"{path}: not a valid {what}: {'; '.join(problems)}")
+    return config
+
+
 def load_run(run_dir: str | Path, device: str = "cpu"):
     """A run directory -> (model in eval mode, config). Weights are loaded with weights_only=True."""
+    import pickle
+
     import torch
 
     from pocketecg.models import create_model
 
     run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    weights = run_dir / MODEL_FILE
     try:
-        config = json.loads((run_dir / CONFIG_FILE).read_text())
-        state = torch.load(run_dir / MODEL_FILE, map_location=device, weights_only=True)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{run_dir}: not a finished run directory ({exc})") from None
-    model = create_model(config["model"], len(config["classes"]), **config.get("model_kwargs", {}))
-    model.load_state_dict(state)
+        state = torch.load(weights, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{run_dir}: not a finished run directory (no {MODEL_FILE})") from None
+    except pickle.UnpicklingError:
+        # torch's message suggests weights_only=False, which would run code from the file: never pass that on
+        raise ValueError(f"{weights}: holds Python objects, not only tensors; it is not loaded (untrusted pickles "
+                         "can run code). Use weights written by `pocketecg train`") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise ValueError(f"{weights}: not a readable weights file ({exc.__class__.__name__})") from None
+    try:
+        model = create_model(config["model"], len(config["classes"]), **config.get("model_kwargs", {}))
+        model.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ValueError(f"{weights}: the weights do not fit model {config['model']!r} with "
+                         f"{len(config['classes'])} classes ({first})") from None
     return model.to(device).eval(), config
 
 
@@ -157,13 +210,20 @@ class Model:
         from pocketecg.export import INPUT_NAME, OUTPUT_NAME, onnx_session, read_metadata
 
         meta = read_metadata(path)
-        session = onnx_session(path, threads=0)
+        try:
+            config = {k: json.loads(meta[k]) for k in ("classes", "thresholds", "preprocessing")}
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"{path}: pocketecg metadata is not valid JSON ({exc})") from None
+        check_config({**config, "model": meta.get("model", "model")}, path, "pocketecg ONNX model (metadata)")
+        try:
+            session = onnx_session(path, threads=0)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ValueError(f"{path}: onnxruntime cannot load this model ({str(exc).splitlines()[0][:200]})") from None
 
         def logits(windows: np.ndarray) -> np.ndarray:
             return session.run([OUTPUT_NAME], {INPUT_NAME: windows})[0]
 
-        return cls(json.loads(meta["classes"]), json.loads(meta["thresholds"]),
-                   PreprocessSettings.from_dict(json.loads(meta["preprocessing"])),
+        return cls(config["classes"], config["thresholds"], PreprocessSettings.from_dict(config["preprocessing"]),
                    meta.get("window_aggregation", "mean"), logits, f"{meta.get('model', 'model')} (onnx, {path})")
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:

@@ -187,6 +187,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
         out.mkdir(parents=True, exist_ok=True)
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
+    cache.check_for_training()  # an edited manifest or a NaN window is refused before any epoch
     train_set = PreparedDataset(cache, selection.train_split, classes, selection.train_records)
     val_set = (None if selection.fixed_epochs else
                PreparedDataset(cache, selection.val_split, classes, selection.val_records))

@@ -199,3 +199,10 @@ def test_clinical_exports_upload(client, shared_formats):
         r = client.post("/api/predict", files=[("file", (path.name, path.read_bytes(), "application/octet-stream"))])
         assert r.status_code == 200, r.text
         assert r.json()["record"] == path.name
+
+
+def test_a_300_character_upload_name_is_a_400_and_the_next_request_works(client, tmp_path):
+    path = F.write_csv(tmp_path / "r.csv", F.signal(), fs=500)
+    r = client.post("/api/predict", files=[("file", ("x" * 296 + ".csv", path.read_bytes(), "text/csv"))])
+    assert r.status_code == 400 and "file name too long" in r.json()["error"]
+    assert upload(client, path).status_code == 200

@@ -30,6 +30,7 @@ from pocketecg.predict import Predictor
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a 60-s 12-lead record is under 3 MB in any supported format
 MAX_FILES = 8
+MAX_NAME_BYTES = 200  # below every file system's 255-byte limit, with room for our temporary folder's names
 RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".csv", ".txt", ".npy", ".xml", ".scp", ".dcm", ".dicom", ".edf"}
 log = logging.getLogger("pocketecg.serve")
 
@@ -49,6 +50,8 @@ def _upload_name(raw: str | None) -> str:
     name = PurePosixPath((raw or "").replace("\\", "/")).name
     if not name or name.startswith("."):
         raise ApiError(400, f"upload has no usable file name ({raw!r})")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ApiError(400, f"{name[:40]}...: file name too long ({len(name.encode())} bytes, at most {MAX_NAME_BYTES})")
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in RECORD_SUFFIXES:
         raise ApiError(415, f"{name}: unsupported file type {suffix or '(none)'!r} "

@@ -32,13 +32,20 @@ def load_database(path: Path) -> dict[int, PtbxlEntry]:
     except (ValueError, OSError) as exc:
         raise RecordError(path, f"not a PTB-XL database file ({exc})") from None
     out = {}
-    for row in table.itertuples(index=False):
-        out[int(row.ecg_id)] = PtbxlEntry(
-            ecg_id=int(row.ecg_id),
-            patient_id=None if pd.isna(row.patient_id) else int(row.patient_id),
-            strat_fold=None if pd.isna(row.strat_fold) else int(row.strat_fold),
-            scp_codes=ast.literal_eval(row.scp_codes),
-        )
+    for line, row in enumerate(table.itertuples(index=False), start=2):
+        try:
+            codes = ast.literal_eval(row.scp_codes)
+            if not isinstance(codes, dict):
+                raise ValueError("scp_codes is not a dictionary")
+            out[int(row.ecg_id)] = PtbxlEntry(
+                ecg_id=int(row.ecg_id),
+                patient_id=None if pd.isna(row.patient_id) else int(row.patient_id),
+                strat_fold=None if pd.isna(row.strat_fold) else int(row.strat_fold),
+                scp_codes=codes,
+            )
+        except (ValueError, SyntaxError, TypeError) as exc:
+            raise RecordError(path, f"not a PTB-XL database file (line {line}: {exc.__class__.__name__}: "
+                              f"{str(exc)[:80]})") from None
     return out
 
 

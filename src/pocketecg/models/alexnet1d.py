@@ -12,18 +12,18 @@ import torch
 from torch import nn
 
 from pocketecg.models import register_model
-from pocketecg.models.layers import AvgMaxPool, MaxPool1d
+from pocketecg.models.layers import AvgMaxPool, ExportableMaxPool1d
 
 
 class AlexNet1d(nn.Module):
     def __init__(self, num_classes: int, in_leads: int = 12, hidden: int = 4096, dropout: float = 0.5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(in_leads, 64, 11, 4, 5), nn.ReLU(inplace=True), MaxPool1d(3, 2),
-            nn.Conv1d(64, 192, 5, 1, 2), nn.ReLU(inplace=True), MaxPool1d(3, 2),
+            nn.Conv1d(in_leads, 64, 11, 4, 5), nn.ReLU(inplace=True), ExportableMaxPool1d(3, 2),
+            nn.Conv1d(64, 192, 5, 1, 2), nn.ReLU(inplace=True), ExportableMaxPool1d(3, 2),
             nn.Conv1d(192, 384, 3, 1, 1), nn.ReLU(inplace=True),
             nn.Conv1d(384, 256, 3, 1, 1), nn.ReLU(inplace=True),
-            nn.Conv1d(256, 256, 3, 1, 1), nn.ReLU(inplace=True), MaxPool1d(3, 2),
+            nn.Conv1d(256, 256, 3, 1, 1), nn.ReLU(inplace=True), ExportableMaxPool1d(3, 2),
         )
         self.pool = AvgMaxPool()
         self.classifier = nn.Sequential(

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class MaxPool1d(nn.Module):
+class ExportableMaxPool1d(nn.Module):
     """Max pooling along time, written as a 2-D pool over an unsqueezed axis (identical output).
 
     `nn.MaxPool1d` made torch.export specialise the input length; this form keeps it dynamic, so

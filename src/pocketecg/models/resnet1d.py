@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pocketecg.models import register_model
-from pocketecg.models.layers import AvgMaxPool, MaxPool1d, SqueezeExcite
+from pocketecg.models.layers import AvgMaxPool, ExportableMaxPool1d, SqueezeExcite
 
 
 def plain_conv(in_ch: int, out_ch: int, kernel_size: int, stride: int = 1) -> nn.Module:
@@ -61,7 +61,7 @@ class ResNet1d(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv1d(in_leads, widths[0], stem_kernel, stem_stride, stem_kernel // 2, bias=False),
-            nn.BatchNorm1d(widths[0]), nn.ReLU(inplace=True), MaxPool1d(3, 2, 1))
+            nn.BatchNorm1d(widths[0]), nn.ReLU(inplace=True), ExportableMaxPool1d(3, 2, 1))
         stages, in_ch = [], widths[0]
         for i, (width, n) in enumerate(zip(widths, blocks)):
             layers = [BasicBlock1d(in_ch if j == 0 else width, width, 2 if (i > 0 and j == 0) else 1,

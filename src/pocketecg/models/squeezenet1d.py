@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from pocketecg.models import register_model
-from pocketecg.models.layers import MaxPool1d
+from pocketecg.models.layers import ExportableMaxPool1d
 
 
 class Fire1d(nn.Module):
@@ -33,9 +33,9 @@ class SqueezeNet1d(nn.Module):
     def __init__(self, num_classes: int, in_leads: int = 12, dropout: float = 0.5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(in_leads, 64, 3, 2), nn.ReLU(inplace=True), MaxPool1d(3, 2),
-            Fire1d(64, 16, 64, 64), Fire1d(128, 16, 64, 64), MaxPool1d(3, 2),
-            Fire1d(128, 32, 128, 128), Fire1d(256, 32, 128, 128), MaxPool1d(3, 2),
+            nn.Conv1d(in_leads, 64, 3, 2), nn.ReLU(inplace=True), ExportableMaxPool1d(3, 2),
+            Fire1d(64, 16, 64, 64), Fire1d(128, 16, 64, 64), ExportableMaxPool1d(3, 2),
+            Fire1d(128, 32, 128, 128), Fire1d(256, 32, 128, 128), ExportableMaxPool1d(3, 2),
             Fire1d(256, 48, 192, 192), Fire1d(384, 48, 192, 192),
             Fire1d(384, 64, 256, 256), Fire1d(512, 64, 256, 256),
         )
