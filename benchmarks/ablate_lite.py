@@ -15,15 +15,19 @@ import time
 from pathlib import Path
 
 VARIANTS: dict[str, dict] = {
-    # architecture (training: bce_weighted + all augmentations)
-    "A_w64-256_k9_se_stem2": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 2}},
-    "B_w64-256_k9_se_stem4": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}},
-    "C_w32-256_k9_se_stem4": {"model_kwargs": {"widths": [32, 64, 128, 256], "stem_stride": 4}},
-    "D_w64-256_k9_nose_stem4": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4, "se_reduction": None}},
-    "E_w48-256_k7_se_stem4": {"model_kwargs": {"widths": [48, 96, 160, 256], "stem_stride": 4, "kernel_size": 7}},
+    # architecture (training: bce_weighted + all augmentations, as the published table says; the loss is given
+    # explicitly so the variants keep meaning what the table says when the default loss changes)
+    "A_w64-256_k9_se_stem2": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 2}, "loss": "bce_weighted"},
+    "B_w64-256_k9_se_stem4": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "loss": "bce_weighted"},
+    "C_w32-256_k9_se_stem4": {"model_kwargs": {"widths": [32, 64, 128, 256], "stem_stride": 4}, "loss": "bce_weighted"},
+    "D_w64-256_k9_nose_stem4": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4, "se_reduction": None},
+                                "loss": "bce_weighted"},
+    "E_w48-256_k7_se_stem4": {"model_kwargs": {"widths": [48, 96, 160, 256], "stem_stride": 4, "kernel_size": 7},
+                              "loss": "bce_weighted"},
     # training choices (on B)
     "F_B_focal": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "loss": "focal"},
-    "G_B_no_augment": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "augment": ()},
+    "G_B_no_augment": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "augment": (),
+                       "loss": "bce_weighted"},
     "H_B_bce": {"model_kwargs": {"widths": [64, 128, 192, 256], "stem_stride": 4}, "loss": "bce"},
 }
 # each augmentation left out in turn (on B with plain BCE, the better loss in F/H): an augmentation is

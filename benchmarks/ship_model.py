@@ -19,6 +19,21 @@ from pocketecg.export import export_run
 from pocketecg.inference import SHIPPED_DIR, SHIPPED_FILES
 
 
+def without_machine_paths(value, run_dir: Path):
+    """Provenance stays, this machine's paths go: absolute paths become relative to the run (or just a name)."""
+    if isinstance(value, dict):
+        return {k: without_machine_paths(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_machine_paths(v, run_dir) for v in value]
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        try:
+            return str(path.relative_to(run_dir.resolve()))
+        except ValueError:
+            return path.name
+    return value
+
+
 def main(run: str) -> None:
     run_dir = Path(run)
     dest = SHIPPED_DIR
@@ -33,6 +48,7 @@ def main(run: str) -> None:
     config["shipped_from"] = str(run_dir)
     config["fp32_export"] = fp32
     config["int8_export"] = report
+    config = without_machine_paths(config, run_dir)
     (dest / "config.json").write_text(json.dumps(config, indent=2))
     shutil.copy2(run_dir / "model.pt", dest / "model.pt")
     sums = [f"{hashlib.sha256((dest / n).read_bytes()).hexdigest()}  {n}" for n in SHIPPED_FILES]

@@ -33,6 +33,21 @@ def test_export_int8_reports_label_agreement(tiny_run, tmp_path):
     assert (tmp_path / "m8.onnx").is_file() and not (tmp_path / "m8.fp32.onnx").exists()
     assert read_metadata(tmp_path / "m8.onnx")["label_preset"] == "six"
     assert "the validation split of" in result.output  # the run's own cache is at hand
+    # checked independently of the export's own report: the int8 file's probabilities follow torch's
+    from pocketecg.inference import Model
+
+    import ecg_files as F
+
+    record_path = F.write_csv(tmp_path / "r.csv", F.signal("AF"), fs=500)
+    from pocketecg.data import read_record
+
+    record = read_record(record_path)
+    torch_model, int8_model = Model.from_path(tiny_run), Model.from_path(tmp_path / "m8.onnx")
+    from pocketecg.preprocess import apply
+
+    windows = apply(record, torch_model.settings)[0]
+    p_torch, p_int8 = torch_model.probabilities(windows)[0], int8_model.probabilities(windows)[0]
+    assert np.abs(p_torch - p_int8).max() < 0.05, (p_torch, p_int8)
     agreement = float(result.output.split("label agreement with torch ")[1].split("%")[0]) / 100
     assert result.exit_code == (0 if agreement >= 0.99 else 2)
 

@@ -37,6 +37,25 @@ def test_shipped_model_facts():
     meta = read_metadata(SHIPPED_DIR / "model-int8.onnx")
     assert json.loads(meta["thresholds"]) == config["thresholds"]
     assert config["int8_export"]["label_agreement"] >= 0.99
+    # thresholds from cross-fitting: K, the folds and the out-of-fold metrics are recorded
+    crossfit = config["crossfit"]
+    assert crossfit["k"] == 5 and len(crossfit["folds"]) == 5
+    assert sum(f["records"] for f in crossfit["folds"]) > 2000 and 0 < crossfit["oof_macro_f1"] <= 1
+    assert config["thresholds_from"].startswith("out-of-fold predictions of 5-fold cross-fitting")
+    # provenance without this machine's paths
+    assert "/work/" not in json.dumps(config) and not any(
+        isinstance(v, str) and v.startswith("/") for v in _leaves(config))
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
 
 
 def test_predict_defaults_to_the_shipped_model(tmp_path):

@@ -128,3 +128,25 @@ def test_two_process_gloo_ddp_run_completes(tiny_cache, tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     config = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert config["epochs_run"] == 2 and (tmp_path / "ddp" / "model.pt").is_file()
+    # the wrapper synchronised the replicas, and the two ranks trained on disjoint halves of the windows
+    ddp = config["ddp"]
+    assert ddp["world_size"] == 2 and ddp["backend"] == "gloo" and ddp["replicas_identical"]
+    assert ddp["shard_overlap_records"] == 0 and ddp["shard_sizes"][0] == ddp["shard_sizes"][1] > 0
+
+
+def test_ddp_setup_puts_each_process_on_its_own_gpu(monkeypatch):
+    """The CUDA path without a GPU: only the device count and set_device are faked, nothing else."""
+    import torch
+
+    from pocketecg import train as T
+
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: chosen.append(i))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    rank, world, device = T.ddp_setup("cuda")
+    assert (rank, world) == (0, 1) and device == torch.device("cuda", 3) and chosen == [3]
+    rank, world, device = T.ddp_setup("cpu")  # CPU training on a GPU machine stays on the CPU (gloo)
+    assert device == torch.device("cpu")

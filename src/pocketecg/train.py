@@ -75,20 +75,57 @@ class TrainConfig:
 
 
 # ---------------------------------------------------------------- distributed helpers
-def ddp_setup() -> tuple[int, int]:
-    """(rank, world size). torchrun sets WORLD_SIZE; a plain run is rank 0 of 1."""
+def ddp_setup(device: str = "cpu") -> tuple[int, int, torch.device]:
+    """(rank, world size, this process's device). torchrun sets WORLD_SIZE, RANK and LOCAL_RANK.
+
+    The backend follows the chosen device, not what the machine has: NCCL for --device cuda (each process
+    on cuda:LOCAL_RANK), gloo for CPU training even on a GPU machine. A plain run is rank 0 of 1.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda, but torch sees no CUDA device on this machine")
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+        chosen = torch.device("cuda", local_rank % torch.cuda.device_count())
+    else:
+        chosen = torch.device(device)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+        dist.init_process_group("nccl" if chosen.type == "cuda" else "gloo")
+    return (dist.get_rank(), world, chosen) if world > 1 else (0, 1, chosen)
 
 
-def broadcast_flag(flag: bool, world: int) -> bool:
+def broadcast_flag(flag: bool, world: int, device: torch.device = torch.device("cpu")) -> bool:
     if world == 1:
         return flag
-    t = torch.tensor([int(flag)])
+    t = torch.tensor([int(flag)], device=device)  # NCCL broadcasts only CUDA tensors
     dist.broadcast(t, src=0)
     return bool(t.item())
+
+
+def replica_report(model: nn.Module, shard: np.ndarray, world: int, device: torch.device) -> dict:
+    """After DDP training: are the replicas' weights identical, and did the ranks' data shards overlap?
+
+    Both are facts about the run worth recording, and the DDP test relies on them: without the wrapper the
+    replicas drift apart; with a wrong sharding they see the same records.
+    """
+    checksum = torch.tensor([float(sum(p.detach().double().abs().sum() for p in model.parameters()))],
+                            dtype=torch.float64, device=device)
+    sums = [torch.zeros_like(checksum) for _ in range(world)]
+    dist.all_gather(sums, checksum)
+    size = torch.tensor([len(shard)], device=device)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    padded = torch.full((int(max(s.item() for s in sizes)),), -1, dtype=torch.long, device=device)
+    padded[:len(shard)] = torch.as_tensor(shard, dtype=torch.long, device=device)
+    shards = [torch.zeros_like(padded) for _ in range(world)]
+    dist.all_gather(shards, padded)
+    seen = [set(s[s >= 0].tolist()) for s in shards]
+    overlap = sum(len(a & b) for i, a in enumerate(seen) for b in seen[i + 1:])
+    values = [s.item() for s in sums]
+    return {"world_size": world, "backend": dist.get_backend(),
+            "replicas_identical": bool(max(values) - min(values) <= 1e-9 * max(1.0, abs(values[0]))),
+            "shard_overlap_records": int(overlap), "shard_sizes": [int(s.item()) for s in sizes]}
 
 
 # ---------------------------------------------------------------- data
@@ -180,8 +217,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     """Train and write the run directory; returns it. `stop_after_epochs` ends the process's work early
     (exactly as a kill right after that epoch's checkpoint; used to test resuming). `thresholds` are
     written instead of ones chosen on validation (cross-fitting's final model has no validation)."""
-    rank, world = ddp_setup()
-    device = torch.device(config.device if config.device != "cuda" else f"cuda:{rank % max(1, torch.cuda.device_count())}")
+    rank, world, device = ddp_setup(config.device)
     out = Path(config.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -230,8 +266,10 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
             if stop:
                 break
             t0 = time.perf_counter()
-            torch.manual_seed(config.seed * 100_003 + epoch)  # dropout draws
-            g = torch.Generator().manual_seed(config.seed * 100_003 + epoch)  # augmentation draws
+            # dropout and augmentation draws: from (seed, epoch, rank), so resuming repeats them and the ranks
+            # of a DDP run draw different noise for their different records
+            torch.manual_seed(config.seed * 100_003 + epoch * 1_009 + rank)
+            g = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 1_009 + rank)
             batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch, rank, world)
             loader = torch.utils.data.DataLoader(WindowBatches(train_set, batches), batch_size=None, shuffle=False,
                                                  num_workers=config.num_workers)
@@ -273,13 +311,19 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                 save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
                                 epoch=epoch, history=history, best=best,
                                 config=asdict(config) | {"augment": list(config.augment)})
-            stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world)
+            stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world, device)
             if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
                 return out
     finally:
         bar.stop()
+    ddp = None
+    if world > 1:
+        first_shard = np.concatenate(epoch_batches(len(train_set), config.batch_size, config.seed, 0, rank, world))
+        ddp = replica_report(unwrap(model), train_set.window_index[first_shard], world, device)
+        if not ddp["replicas_identical"]:
+            raise RuntimeError("DDP replicas ended with different weights: gradients were not synchronised")
     if rank == 0:
-        finish_run(config, unwrap(model), best, history, val_set, cache, device, log, thresholds)
+        finish_run(config, unwrap(model), best, history, val_set, cache, device, log, thresholds, ddp)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -287,7 +331,8 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
 
 
 def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list, val_set: PreparedDataset | None,
-               cache: PreparedCache, device: torch.device, log, given_thresholds: dict | None = None) -> None:
+               cache: PreparedCache, device: torch.device, log, given_thresholds: dict | None = None,
+               ddp: dict | None = None) -> None:
     """Best epoch's weights + thresholds (chosen on validation, or given) -> model.pt, config.json, history.csv."""
     out = Path(config.out)
     model.load_state_dict(best["state"])
@@ -317,6 +362,8 @@ def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list,
         "train_config": asdict(config) | {"augment": list(config.augment)},
         "versions": versions(),
     }
+    if ddp is not None:
+        run_config["ddp"] = ddp
     (out / CONFIG_FILE).write_text(json.dumps(run_config, indent=2))
     with open(out / HISTORY_FILE, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(history[0]))
