@@ -206,3 +206,50 @@ def test_a_300_character_upload_name_is_a_400_and_the_next_request_works(client,
     r = client.post("/api/predict", files=[("file", ("x" * 296 + ".csv", path.read_bytes(), "text/csv"))])
     assert r.status_code == 400 and "file name too long" in r.json()["error"]
     assert upload(client, path).status_code == 200
+
+
+def test_after_a_500_the_same_keep_alive_connection_still_works(runtime_dir, tmp_path, monkeypatch):
+    """A real uvicorn server on loopback and one persistent HTTP/1.1 connection: error, then success."""
+    import http.client
+    import threading
+    import time
+
+    import uvicorn
+
+    monkeypatch.setattr(S, "VENDOR_DIR", runtime_dir)
+    app = create_app(tmp_path / "site")
+    real = Predictor.predict_record
+
+    def fails_for_boom(self, record, name=None, prepared=None):
+        if name == "boom.csv":
+            raise RuntimeError("planted failure")
+        return real(self, record, name, prepared)
+
+    monkeypatch.setattr(Predictor, "predict_record", fails_for_boom)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    body = F.write_csv(tmp_path / "r.csv", F.signal(), fs=500).read_bytes()
+
+    def post(conn, name):
+        boundary = "pocketecgboundary"
+        payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                   f"Content-Type: text/csv\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+        conn.request("POST", "/api/predict", payload, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        status, answer = post(conn, "boom.csv")
+        assert status == 500 and "boom.csv: internal error (RuntimeError)" in answer["error"]
+        for _ in range(3):  # the same connection, several times
+            status, answer = post(conn, "ok.csv")
+            assert status == 200 and answer["record"] == "ok.csv"
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

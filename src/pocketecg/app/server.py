@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import mimetypes
+import os
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +32,11 @@ from pocketecg.predict import Predictor
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a 60-s 12-lead record is under 3 MB in any supported format
 MAX_FILES = 8
+# Records in work at once: each may hold up to ~0.4 GiB at the bounds of pocketecg.data.record (30 min,
+# 12 x 4M values, float64 while filtering), so this caps the server's working memory (docs/app.md).
+MAX_IN_FLIGHT = max(1, min(4, os.cpu_count() or 1))
+IN_FLIGHT = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+BUSY_WAIT_SECONDS = 30.0
 MAX_NAME_BYTES = 200  # below every file system's 255-byte limit, with room for our temporary folder's names
 RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".csv", ".txt", ".npy", ".xml", ".scp", ".dcm", ".dicom", ".edf"}
 log = logging.getLogger("pocketecg.serve")
@@ -82,14 +89,24 @@ def predict_uploads(predictor: Predictor, files: list[tuple[str, bytes]], option
     if len(set(names)) != len(names):
         raise ApiError(400, "the same file name was uploaded twice")
     main = main_file(names)
-    with tempfile.TemporaryDirectory(prefix="pocketecg-upload-") as tmp:
-        for name, data in files:
-            (Path(tmp) / name).write_bytes(data)
-        try:
-            record = read_record(Path(tmp) / main, options)
-            result = predictor.predict_record(record, name=main)
-        except RecordError as exc:  # name the file as the client knows it, not our temporary path
-            raise ApiError(422, str(exc).replace(f"{tmp}/", "")) from None
+    if not IN_FLIGHT.acquire(timeout=BUSY_WAIT_SECONDS):
+        raise ApiError(503, f"{main}: the server is busy ({MAX_IN_FLIGHT} records in work); retry in a moment")
+    try:
+        with tempfile.TemporaryDirectory(prefix="pocketecg-upload-") as tmp:
+            for name, data in files:
+                (Path(tmp) / name).write_bytes(data)
+            try:
+                record = read_record(Path(tmp) / main, options)
+                result = predictor.predict_record(record, name=main)
+            except RecordError as exc:  # name the file as the client knows it, not our temporary path
+                raise ApiError(422, str(exc).replace(f"{tmp}/", "")) from None
+            except Exception as exc:
+                # handled here, not by Starlette's last-resort handler, which re-raises and makes the server
+                # drop the keep-alive connection: the client's next request on it would fail
+                log.exception("unexpected error on %s", main)
+                raise ApiError(500, f"{main}: internal error ({exc.__class__.__name__}); see the server log") from None
+    finally:
+        IN_FLIGHT.release()
     out = result.to_dict()
     out.pop("window_probabilities")  # the same object as `pocketecg predict --json`
     return out
