@@ -186,3 +186,31 @@ def test_can_be_added_to_the_home_screen(app_url, phone):
     assert cdp.send("Page.getAppManifest")["errors"] == []
     errors = {e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]}
     assert errors <= {"in-incognito"}, errors  # Playwright's contexts are incognito; nothing else may be missing
+
+
+@pytest.mark.parametrize("profile", ["iPhone SE", "Pixel 7", "320px"])
+def test_no_sideways_panning_and_the_result_explains_itself(browser, app_url, tmp_path, profile):
+    p, b = browser
+    url, _ = app_url
+    options = {"viewport": {"width": 320, "height": 640}, "device_scale_factor": 2, "is_mobile": True,
+               "has_touch": True} if profile == "320px" else p.devices[profile]
+    context = b.new_context(**options)
+    try:
+        page, errors = open_app(context, url)
+        header = F.write_wfdb(tmp_path, "narrow", F.signal("AF", seconds=12, seed=9))
+        open_files(page, [header, tmp_path / "narrow.dat"])
+        assert page.is_hidden("#error"), page.inner_text("#error")
+        width = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert width[0] <= width[1], f"the page pans sideways on {profile}: {width}"
+        for selector in ("label.button", "#example-button"):
+            assert page.eval_on_selector(selector, "e => e.getBoundingClientRect().height") >= 48
+        how = page.inner_text("#how-to-read")
+        assert "threshold" in how and "not calibrated" in how and page.is_visible("#how-to-read")
+        # the disclaimer sits right under the findings, not a screen height below
+        gap = page.evaluate("() => document.querySelector('.disclaimer-short').getBoundingClientRect().top"
+                            " - document.querySelector('#findings').getBoundingClientRect().bottom")
+        assert 0 <= gap < 60
+        assert "PDF or a photo" in page.inner_text(".open .hint")
+        assert not errors
+    finally:
+        context.close()

@@ -139,7 +139,7 @@ function decodeFormat(buffer, format, byteOffset, nSig, nSamples, file) {
     }
     return out;
   }
-  throw new RecordError(file, `WFDB signal format ${format} is not supported in the browser (use 16, 61, 80 or 212; convert FLAC/516 with wfdb)`);
+  throw new RecordError(file, `this record stores its samples compressed (WFDB format ${format}${format === 516 ? ", FLAC" : ""}), which this page cannot read yet; open it with the desktop tool (pocketecg predict), or use the uncompressed copy of the record (PTB-XL's records500 or records100 folders)`);
 }
 
 // MATLAB v4 file holding `val` (CinC form): returns {rows, cols, data: row-major Float64Array}.
