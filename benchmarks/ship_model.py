@@ -31,6 +31,8 @@ def without_machine_paths(value, run_dir: Path):
             return str(path.relative_to(run_dir.resolve()))
         except ValueError:
             return path.name
+    if isinstance(value, str):  # a path inside a sentence ("the validation split of /home/...")
+        return value.replace(f"{Path.cwd().resolve()}/", "")
     return value
 
 

@@ -51,7 +51,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", cache: str | Path | N
         "per_class": per_class,
         "ci95": bootstrap_ci(y, p, thresholds, n=bootstrap) if bootstrap else None,
         "window_aggregation": config.get("window_aggregation", "mean"),
-        "thresholds_from": "validation split (chosen at training time)",
+        "thresholds_from": config.get("thresholds_from", "validation split (chosen at training time)"),
     }
     if classes == L.CLASSES:
         result["cpsc2018"] = cpsc2018_scores(y.astype(int), single_label(p, thresholds))
