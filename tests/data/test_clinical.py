@@ -167,3 +167,40 @@ def test_edf_written_by_pyedflib_reads_in_millivolts(tmp_path):
     record = read_record(path)
     assert record.source == "edf" and record.fs == 500 and record.signal.shape == (12, 5000)
     assert np.abs(record.signal - x).max() < 0.001  # 16-bit over ±5 mV: 0.15 µV steps
+
+
+def _edf(tmp_path, leads=STANDARD_LEADS):
+    pyedflib = pytest.importorskip("pyedflib")
+    import ecg_files as F
+
+    x = F.signal("SNR", seconds=10, fs=500)
+    path = tmp_path / "rec.edf"
+    with pyedflib.EdfWriter(str(path), len(leads), file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
+        writer.setSignalHeaders([{"label": f"ECG {lead}", "dimension": "uV", "sample_frequency": 500,
+                                  "physical_max": 5000.0, "physical_min": -5000.0, "digital_max": 32767,
+                                  "digital_min": -32768} for lead in leads])
+        writer.writeSamples([x[STANDARD_LEADS.index(lead)] * 1000.0 for lead in leads])
+    return path
+
+
+def test_truncated_edf_and_edf_missing_leads_are_named(tmp_path):
+    path = _edf(tmp_path)
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(RecordError, match="rec.edf") as info:
+        read_record(path)
+    assert "EDF" in info.value.problem or "samples" in info.value.problem
+    (tmp_path / "six").mkdir()
+    six = _edf(tmp_path / "six", leads=("I", "II", "V1", "V2", "V3", "V4"))
+    with pytest.raises(RecordError, match=r"missing lead\(s\) V5, V6"):
+        read_record(six)
+
+
+def test_dicom_without_some_channels_is_a_wrong_lead_count(shared_formats, tmp_path):
+    import pydicom
+
+    ds = pydicom.dcmread(shared_formats / "dicom_ecg/pydicom_waveform_ecg.dcm")
+    ds.WaveformSequence[0].ChannelDefinitionSequence[11].ChannelSourceSequence[0].CodeMeaning = "Pleth"
+    path = tmp_path / "eleven.dcm"
+    ds.save_as(path)
+    with pytest.raises(RecordError, match=r"eleven.dcm: wrong lead count: missing lead\(s\) V6"):
+        read_record(path)
