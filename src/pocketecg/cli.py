@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -180,7 +181,8 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs))
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
-    _claim_run_directory(Path(config.out), resume, overwrite)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process checks (and may clear) --out
+        _claim_run_directory(Path(config.out), resume, overwrite)
     if crossfit:
         from pocketecg.crossfit import crossfit as run_crossfit
 
