@@ -43,7 +43,8 @@ def read_clinical(path: str | Path, allow_missing_leads: bool = False) -> Record
     return read_with_ecgdatakit(path, allow_missing_leads)
 
 
-def _format_name(path: Path) -> str:
+def _detect(path: Path) -> dict:
+    """ecgdatakit's format detection (name and parser class), once per file; unknown formats are an error."""
     from ecgdatakit import FileParser
 
     try:
@@ -55,13 +56,13 @@ def _format_name(path: Path) -> str:
             "SCP-ECG, EDF or DICOM"
         raise RecordError(path, f"not an ECG file: {path.suffix or 'the file'} is none of the formats read "
                           f"({kinds})")
-    return detected["name"]
+    return detected
 
 
 def read_with_ecgdatakit(path: Path, allow_missing_leads: bool = False) -> Record:
     from ecgdatakit import FileParser
 
-    name = _format_name(path)
+    name = _detect(path)["name"]  # for our messages; FileParser.parse also scales the samples to mV
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -117,8 +118,9 @@ def read_dicom(path: Path, allow_missing_leads: bool = False) -> Record:
             fs = check_sampling_rate(float(group.SamplingFrequency), path, " (from the DICOM file)")
             n_samples, n_channels = int(group.NumberOfWaveformSamples), int(group.NumberOfWaveformChannels)
             check_size(n_samples, fs, path, leads=n_channels)
-            raw = multiplex_array(ds, index, as_raw=True)
             scaled = np.asarray(ds.waveform_array(index), dtype=np.float64)
+            padding = group.get("WaveformPaddingValue")
+            raw = multiplex_array(ds, index, as_raw=True) if padding is not None else None
     except RecordError:
         raise
     except Exception as exc:  # pydicom raises InvalidDicomError, AttributeError, ValueError... on broken files
@@ -130,7 +132,6 @@ def read_dicom(path: Path, allow_missing_leads: bool = False) -> Record:
              for ch in channels}
     if len(units) != 1:
         raise RecordError(path, f"channels use different units: {sorted(units)}")
-    padding = group.get("WaveformPaddingValue")
     if padding is not None:
         pad = np.frombuffer(bytes(padding)[:raw.dtype.itemsize], dtype=raw.dtype)[0]
         is_pad = (raw == pad).all(axis=1)
