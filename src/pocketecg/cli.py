@@ -498,7 +498,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 
                                                         "'add to home screen' only over HTTPS (or on localhost).")] = None,
           keyfile: Annotated[Path | None, typer.Option(help="TLS private key for --certfile.")] = None,
           write_site: Annotated[Path | None, typer.Option(help="Write the app as a static site into this folder "
-                                                          "(for any HTTPS host) and exit.")] = None):
+                                                          "(for any HTTPS host) and exit.")] = None,
+          upload_timeout: Annotated[float, typer.Option(min=1, help="Seconds an upload to /api/predict may take "
+                                                        "in all (then 408).")] = 120.0,
+          upload_idle_timeout: Annotated[float, typer.Option(min=1, help="Seconds an upload may send nothing "
+                                                             "before it is cut off (408).")] = 20.0):
     """Serve the phone app (classification runs in the browser) and POST /api/predict."""
     from pocketecg.app.site import build_site
 
@@ -510,7 +514,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 
 
     scheme = "https" if certfile else "http"
     print(f"pocketecg app on {scheme}://{host}:{port}/  (API: POST /api/predict, docs /api/docs; Ctrl-C stops)")
-    run_server(host, port, model, str(certfile) if certfile else None, str(keyfile) if keyfile else None)
+    run_server(host, port, model, str(certfile) if certfile else None, str(keyfile) if keyfile else None,
+               upload_seconds=upload_timeout, upload_idle_seconds=upload_idle_timeout)
 
 
 @app.command()

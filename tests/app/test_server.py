@@ -1,5 +1,6 @@
 """`pocketecg serve`: the site it builds and POST /api/predict, for good and bad uploads (no browser needed)."""
 
+import contextlib
 import json
 
 import pytest
@@ -208,16 +209,39 @@ def test_a_300_character_upload_name_is_a_400_and_the_next_request_works(client,
     assert upload(client, path).status_code == 200
 
 
-def test_after_a_500_the_same_keep_alive_connection_still_works(runtime_dir, tmp_path, monkeypatch):
-    """A real uvicorn server on loopback and one persistent HTTP/1.1 connection: error, then success."""
-    import http.client
-    import threading
-    import time
+def multipart(name: str, body: bytes, boundary: str = "pocketecgboundary") -> tuple[bytes, dict]:
+    payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+               f"Content-Type: text/csv\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+    return payload, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
-    import uvicorn
+
+def raw_request_head(payload: bytes, headers: dict) -> bytes:
+    lines = ["POST /api/predict HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(payload)}",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@pytest.fixture
+def live_server(runtime_dir, tmp_path, monkeypatch):
+    """A real uvicorn server on loopback (TestClient cannot stall, abort or keep a connection alive)."""
+    from urllib.parse import urlparse
+
+    from pocketecg.app.server import serving
 
     monkeypatch.setattr(S, "VENDOR_DIR", runtime_dir)
-    app = create_app(tmp_path / "site")
+
+    @contextlib.contextmanager
+    def start(**limits):
+        with serving(create_app(tmp_path / "site", **limits)) as url:
+            yield urlparse(url).port
+
+    return start
+
+
+def test_after_a_500_the_same_keep_alive_connection_still_works(live_server, tmp_path, monkeypatch):
+    """One persistent HTTP/1.1 connection: error, then success."""
+    import http.client
+
     real = Predictor.predict_record
 
     def fails_for_boom(self, record, name=None, prepared=None):
@@ -226,23 +250,14 @@ def test_after_a_500_the_same_keep_alive_connection_still_works(runtime_dir, tmp
         return real(self, record, name, prepared)
 
     monkeypatch.setattr(Predictor, "predict_record", fails_for_boom)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
     body = F.write_csv(tmp_path / "r.csv", F.signal(), fs=500).read_bytes()
 
     def post(conn, name):
-        boundary = "pocketecgboundary"
-        payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-                   f"Content-Type: text/csv\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
-        conn.request("POST", "/api/predict", payload, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        conn.request("POST", "/api/predict", *multipart(name, body))
         response = conn.getresponse()
         return response.status, json.loads(response.read())
 
-    try:
+    with live_server() as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         status, answer = post(conn, "boom.csv")
         assert status == 500 and "boom.csv: internal error (RuntimeError)" in answer["error"]
@@ -250,6 +265,80 @@ def test_after_a_500_the_same_keep_alive_connection_still_works(runtime_dir, tmp
             status, answer = post(conn, "ok.csv")
             assert status == 200 and answer["record"] == "ok.csv"
         conn.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+
+
+def read_response(sock) -> tuple[int, dict, dict]:
+    sock.settimeout(30)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, json.loads(body)
+
+
+def test_stalled_and_trickling_uploads_time_out_with_408(live_server, tmp_path):
+    import socket
+    import time
+
+    payload, headers = multipart("r.csv", F.write_csv(tmp_path / "r.csv", F.signal(), fs=500).read_bytes())
+    head = raw_request_head(payload, headers)
+    with live_server(upload_seconds=3, upload_idle_seconds=1) as port:
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # sends a part, then nothing
+            sock.sendall(head + payload[:1000])
+            started = time.monotonic()
+            status, response_headers, answer = read_response(sock)
+            assert status == 408 and "no data for 1 s (1000 bytes received)" in answer["error"]
+            assert response_headers["connection"] == "close" and time.monotonic() - started < 10
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # 10 bytes every 0.5 s: never idle
+            sock.sendall(head)
+            started = time.monotonic()
+            with contextlib.suppress(OSError):  # the server closes the connection under the sender
+                for i in range(20):
+                    sock.sendall(payload[i * 10:(i + 1) * 10])
+                    time.sleep(0.5)
+            status, _, answer = read_response(sock)
+            assert status == 408 and "not complete after 3 s" in answer["error"]
+            assert time.monotonic() - started < 10
+
+
+def test_aborted_uploads_log_one_line_each_and_the_server_goes_on(live_server, tmp_path):
+    import http.client
+    import logging
+    import socket
+    import time
+
+    lines = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record)
+
+    payload, headers = multipart("r.csv", F.write_csv(tmp_path / "r.csv", F.signal(), fs=500).read_bytes())
+    head = raw_request_head(payload, headers)
+    collect = Collect(logging.INFO)
+    watched = [logging.getLogger(name) for name in ("uvicorn", "pocketecg")]
+    with live_server() as port:
+        for logger in watched:
+            logger.addHandler(collect)
+            logger.setLevel(logging.INFO)
+        try:
+            for _ in range(40):
+                with socket.create_connection(("127.0.0.1", port)) as sock:
+                    sock.sendall(head + payload[:len(payload) // 2])  # then hang up mid-body
+            deadline = time.monotonic() + 20
+            while len(lines) < 40 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # a second line per abort, if any, would arrive now
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/api/predict", payload, headers)
+            assert conn.getresponse().status == 200
+            conn.close()
+        finally:
+            for logger in watched:
+                logger.removeHandler(collect)
+    aborts = [r for r in lines if "aborted by the client" in r.getMessage()]
+    assert len(aborts) == 40, [r.getMessage() for r in lines]
+    assert all(r.exc_info is None for r in lines)
+    assert len([r for r in lines if r.name != "uvicorn.access"]) == 40

@@ -6,8 +6,10 @@ native apps without a model). Both use the same ONNX file, so they give the same
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 import mimetypes
 import os
 import socket
@@ -22,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 
 from pocketecg import labels as L
 from pocketecg.app.site import MODEL_NAME, build_site
@@ -37,6 +40,10 @@ MAX_FILES = 8
 MAX_IN_FLIGHT = max(1, min(4, os.cpu_count() or 1))
 IN_FLIGHT = threading.BoundedSemaphore(MAX_IN_FLIGHT)
 BUSY_WAIT_SECONDS = 30.0
+# A client that stops sending (or trickles bytes to hold a connection) is cut off: no chunk for
+# UPLOAD_IDLE_SECONDS, or the whole body not in after UPLOAD_SECONDS (20 MiB at 2 Mbit/s takes ~80 s).
+UPLOAD_SECONDS = 120.0
+UPLOAD_IDLE_SECONDS = 20.0
 MAX_NAME_BYTES = 200  # below every file system's 255-byte limit, with room for our temporary folder's names
 RECORD_SUFFIXES = {".hea", ".dat", ".mat", ".csv", ".txt", ".npy", ".xml", ".scp", ".dcm", ".dicom", ".edf"}
 log = logging.getLogger("pocketecg.serve")
@@ -50,6 +57,7 @@ for _type, _suffix in (("text/javascript", ".mjs"), ("application/wasm", ".wasm"
 class ApiError(Exception):
     status: int
     message: str
+    close: bool = False  # the request body was not read to its end: the connection cannot be reused
 
 
 def _upload_name(raw: str | None) -> str:
@@ -112,22 +120,45 @@ def predict_uploads(predictor: Predictor, files: list[tuple[str, bytes]], option
     return out
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` (whatever Content-Length claims)."""
+async def read_body(request: Request, limit: int, seconds: float = UPLOAD_SECONDS,
+                    idle_seconds: float = UPLOAD_IDLE_SECONDS) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` (whatever Content-Length claims) and
+    with 408 when it stalls for `idle_seconds` or is not complete after `seconds`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"upload too large: {int(declared) / 2**20:.1f} MiB (limit {limit / 2**20:.0f} MiB)")
+        raise ApiError(413, f"upload too large: {int(declared) / 2**20:.1f} MiB (limit {limit / 2**20:.0f} MiB)",
+                       close=True)
     body = bytearray()
-    async for chunk in request.stream():
+    chunks = request.stream().__aiter__()
+    deadline = time.monotonic() + seconds
+    while True:
+        wait = min(idle_seconds, deadline - time.monotonic())
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), timeout=max(wait, 0.0))
+        except StopAsyncIteration:
+            return bytes(body)
+        except (TimeoutError, asyncio.TimeoutError):
+            stalled = time.monotonic() < deadline
+            reason = f"no data for {idle_seconds:g} s" if stalled else f"not complete after {seconds:g} s"
+            log.info("upload from %s timed out after %d bytes (%s)", _peer(request), len(body), reason)
+            raise ApiError(408, f"upload timed out: {reason} ({len(body)} bytes received)", close=True) from None
+        except ClientDisconnect:
+            # one line, not the two tracebacks Starlette and uvicorn would log; nobody is left to answer
+            log.info("upload from %s aborted by the client after %d bytes", _peer(request), len(body))
+            raise ApiError(400, "upload aborted by the client", close=True) from None
         body += chunk
         if len(body) > limit:
-            raise ApiError(413, f"upload too large (limit {limit / 2**20:.0f} MiB)")
-    return bytes(body)
+            raise ApiError(413, f"upload too large (limit {limit / 2**20:.0f} MiB)", close=True)
+
+
+def _peer(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else "unknown client"
 
 
 def create_app(site_dir: str | Path, model: str | Path | None = None,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
-    """The app: the static site built into `site_dir` plus the API."""
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, upload_seconds: float = UPLOAD_SECONDS,
+               upload_idle_seconds: float = UPLOAD_IDLE_SECONDS) -> FastAPI:
+    """The app: the static site built into `site_dir` plus the API. The upload limits are per request."""
     site = build_site(site_dir, model)
     predictor = Predictor.from_onnx(site / MODEL_NAME)
     model_name = read_metadata(site / MODEL_NAME).get("model", "model")
@@ -135,7 +166,8 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
 
     @api.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError):
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        headers = {"Connection": "close"} if exc.close else None
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
 
     @api.exception_handler(RequestValidationError)
     async def bad_parameter(_: Request, exc: RequestValidationError):
@@ -160,7 +192,7 @@ def create_app(site_dir: str | Path, model: str | Path | None = None,
                           allow_missing_leads: bool = False) -> dict:
         """Multipart upload of one record (a .hea with its .dat/.mat, a CPSC .mat, a CSV or .npy, a clinical
         XML/SCP/DICOM/EDF export) -> findings. `fs` and `units` (uV, mV, V) are for .npy/CSV files."""
-        body = await read_body(request, max_upload_bytes)
+        body = await read_body(request, max_upload_bytes, upload_seconds, upload_idle_seconds)
 
         async def replay():
             return {"type": "http.request", "body": body, "more_body": False}
@@ -212,9 +244,22 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout: float
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model: str | Path | None = None,
-          certfile: str | None = None, keyfile: str | None = None) -> None:
+          certfile: str | None = None, keyfile: str | None = None, upload_seconds: float = UPLOAD_SECONDS,
+          upload_idle_seconds: float = UPLOAD_IDLE_SECONDS) -> None:
     import uvicorn
 
     with tempfile.TemporaryDirectory(prefix="pocketecg-site-") as site:
-        app = create_app(site, model)
-        uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="info")
+        app = create_app(site, model, upload_seconds=upload_seconds, upload_idle_seconds=upload_idle_seconds)
+        uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="info",
+                    log_config=log_config())
+
+
+def log_config() -> dict:
+    """uvicorn's logging set-up, with this module's lines (timeouts, aborts, internal errors) beside its own."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["pocketecg"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
