@@ -46,6 +46,33 @@ def test_evaluate_folder_json_csv_na_and_copies(tiny_run, tmp_path):
     assert text.exit_code == 0 and "n/a" in text.output and "note: SNR: no positive" in text.output
 
 
+def test_evaluate_folder_adds_the_cpsc2018_score_from_reference_order(tiny_run, tmp_path):
+    """The challenge score needs REFERENCE.csv's order: found under the folder, or given with --reference."""
+    orig, wfdb = tmp_path / "orig", tmp_path / "wfdb"
+    cases = {"A0001": (5, 2), "A0002": (2, 5), "A0003": (1,), "A0004": (8,), "A0005": (6,)}  # A0005: PAC only
+    for i, (name, codes) in enumerate(cases.items()):
+        F.write_cpsc_original(orig, name, F.signal(seed=i), codes=codes)
+    # the same records in the WFDB form, whose #Dx lists the labels sorted (AF before RBBB for both)
+    dx = {"A0001": "AF,RBBB", "A0002": "AF,RBBB", "A0003": "Normal", "A0004": "STD", "A0005": "PAC"}
+    for i, name in enumerate(cases):
+        F.write_wfdb(wfdb, name, F.signal(seed=i), dx=dx[name])
+
+    def run(*args):
+        result = CliRunner().invoke(app, ["evaluate", "--model", str(tiny_run), "--json", "--bootstrap", "0", *args])
+        assert result.exit_code == 0, result.output
+        return _strict_json(result.output)
+
+    d = run("--data", str(orig))
+    s = d["cpsc2018"]
+    assert s["records"] == 4 and s["records_outside_classes"] == 1
+    assert set(s["F_per_class"]) == set(d["classes"]) and 0 <= s["F1"] <= 1
+    rows = dict(zip(s["confusion"]["classes"], s["confusion"]["counts"]))
+    assert sum(map(sum, rows.values())) == 4
+    assert "cpsc2018" not in run("--data", str(wfdb))  # sorted #Dx: no order, no challenge score
+    from_reference = run("--data", str(wfdb), "--reference", str(orig / "REFERENCE.csv"))["cpsc2018"]
+    assert from_reference["records"] == 4 and from_reference["confusion"] == s["confusion"]
+
+
 def test_evaluate_without_run_or_data_says_what_to_give():
     result = CliRunner().invoke(app, ["evaluate"])
     assert result.exit_code == 2 and "--data" in result.output

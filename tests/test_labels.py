@@ -69,3 +69,18 @@ def test_ptbxl_likelihood_rules():
 def test_to_vector():
     v = L.to_vector({"AF", "STD"}, L.PRESETS["six"])
     assert v.dtype == np.float32 and v.tolist() == [0, 1, 0, 0, 0, 1]
+
+
+def test_cpsc_codes_keep_the_reference_order():
+    assert L.ordered_from_cpsc_codes([5, 2]) == ("RBBB", "AF")
+    assert L.ordered_from_cpsc_codes([2, 5, 2]) == ("AF", "RBBB")  # a repeated code counts once
+    assert L.from_cpsc_codes([5, 2]) == frozenset({"AF", "RBBB"})
+
+
+def test_cpsc_original_record_carries_its_label_order(tmp_path):
+    import ecg_files as F
+    from pocketecg.data import read_record
+
+    path = F.write_cpsc_original(tmp_path, "A0043", F.signal(), codes=(5, 2))
+    record = read_record(path)
+    assert record.label_order == ("RBBB", "AF") and record.labels == frozenset({"AF", "RBBB"})

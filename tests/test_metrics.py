@@ -36,19 +36,67 @@ def test_thresholds_maximise_each_class_f1_on_the_data_given():
     assert choose_thresholds(np.zeros((3, 1)), np.full((3, 1), 0.9))[0] == 0.5  # no positive: keep 0.5
 
 
+def _idx(*names):
+    return [L.CLASSES.index(n) for n in names]
+
+
+CPSC_HAND_CASE = [  # (labels in REFERENCE.csv order, answer)
+    (("AF",), "AF"),           # correct: N[AF, AF]
+    (("RBBB", "AF"), "AF"),    # the answer is the second label: still correct, N[AF, AF]
+    (("RBBB", "AF"), "STD"),   # wrong: counted against the first label, N[RBBB, STD]
+    (("SNR",), "AF"),          # N[SNR, AF]
+    (("STD",), "STD"),         # N[STD, STD]
+    (("IAVB",), "IAVB"),       # N[IAVB, IAVB]
+]
+
+
 def test_cpsc2018_scores_hand_case():
-    y = np.zeros((4, 9), int)
-    y[0, 1] = 1  # AF, answered AF: correct
-    y[1, [1, 4]] = 1  # AF+RBBB, answered RBBB: correct (one of its labels)
-    y[2, 0] = 1  # normal, answered AF: counted against normal (row 0, column 1)
-    y[3, 7] = 1  # STD, answered STD: correct
-    s = cpsc2018_scores(y, np.array([1, 4, 1, 7]))
-    # A[1,1]=1, A[4,4]=1, A[0,1]=1, A[7,7]=1
-    assert s["F_per_class"]["AF"] == pytest.approx(2 * 1 / (1 + 2))
-    assert s["F_per_class"]["SNR"] == 0.0 and s["F_per_class"]["RBBB"] == 1.0 and s["F_per_class"]["STD"] == 1.0
-    assert s["F_Block"] == pytest.approx(1 / 3) and s["F_ST"] == pytest.approx(0.5)
-    assert s["F1"] == pytest.approx(np.mean(list(s["F_per_class"].values())))
+    ordered = [_idx(*labels) for labels, _ in CPSC_HAND_CASE]
+    answers = np.array([_idx(a)[0] for _, a in CPSC_HAND_CASE])
+    s = cpsc2018_scores(ordered, answers)
+    # rows (reference): SNR 1, AF 2, IAVB 1, RBBB 1, STD 1; columns (answers): AF 3, IAVB 1, STD 2
+    f = s["F_per_class"]
+    assert f["AF"] == pytest.approx(2 * 2 / (2 + 3)) and f["SNR"] == 0.0 and f["RBBB"] == 0.0
+    assert f["IAVB"] == 1.0 and f["STD"] == pytest.approx(2 / 3)
+    assert f["LBBB"] is None and f["PAC"] is None and f["STE"] is None  # in no reference and no answer
+    assert s["F1"] == pytest.approx((0 + 0.8 + 1 + 0 + 2 / 3) / 5)
+    # sub-scores are pooled over their classes, not averaged: Block = 2 (1+0+0) / ((1+0+1) + (1+0+0))
+    assert s["F_Block"] == pytest.approx(2 / 3) and s["F_ST"] == pytest.approx(2 / 3)
+    assert s["F_AF"] == pytest.approx(0.8) and s["F_PC"] is None
+    counts = np.array(s["confusion"]["counts"])
+    assert counts.sum() == 6 and counts[_idx("RBBB")[0], _idx("STD")[0]] == 1 and s["records"] == 6
+
+
+def test_cpsc2018_wrong_answer_goes_to_the_first_label_not_the_lowest_class():
+    answer = np.array(_idx("STD"))
+    as_listed = cpsc2018_scores([_idx("RBBB", "AF")], answer)
+    reordered = cpsc2018_scores([_idx("AF", "RBBB")], answer)
+    assert as_listed["F_per_class"]["RBBB"] == 0.0 and as_listed["F_per_class"]["AF"] is None
+    assert reordered["F_per_class"]["AF"] == 0.0 and reordered["F_per_class"]["RBBB"] is None
+
+
+def test_cpsc2018_rule_on_six_classes_skips_unordered_and_mismatched_records():
+    from pocketecg.evaluate import cpsc2018_rule
+
+    six = L.preset_classes("six")
+    recordings = ["cpsc2018:A0001", "cpsc2018:A0002", "cpsc2018:A0003", "ptbxl:1", "cpsc2018:A0004"]
+    y = np.array([[0, 1, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0],
+                  [0, 1, 0, 0, 0, 0]])
+    p = np.full((5, 6), 0.01)
+    p[:, 5] = 0.9  # every record is answered STD
+    orders = {"cpsc2018:A0001": ("RBBB", "AF"), "cpsc2018:A0002": ("SNR",), "cpsc2018:A0003": ("PVC",),
+              "cpsc2018:A0004": ("RBBB",)}  # A0004's labels here (AF) are not the reference's
+    s = cpsc2018_rule(recordings, y, p, np.full(6, 0.5), six, orders)
+    assert s["records"] == 2 and s["records_outside_classes"] == 1 and s["records_labels_differ_from_reference"] == 1
+    counts = np.array(s["confusion"]["counts"])
+    assert counts[six.index("RBBB"), six.index("STD")] == 1 and counts[six.index("SNR"), six.index("STD")] == 1
+    assert "F_PC" not in s and s["F_ST"] == 0.0
+    assert cpsc2018_rule(["ptbxl:1"], y[3:4], p[3:4], np.full(6, 0.5), six, orders) is None
+
+
+def test_single_label_is_the_class_furthest_above_its_threshold():
     assert single_label(np.array([[0.6, 0.9]]), np.array([0.3, 0.8])).tolist() == [0]
+    assert single_label(np.array([[0.2, 0.7]]), np.array([0.3, 0.8])).tolist() == [0]  # none passes: least below
 
 
 def test_bootstrap_interval_brackets_the_estimate():

@@ -92,10 +92,11 @@ def test_evaluate_writes_metrics_and_plots(tiny_cache, tmp_path):
     run = train(tiny_config(tiny_cache, tmp_path / "run9", classes="cpsc9", epochs=2), log=quiet)
     result = CliRunner().invoke(app, ["evaluate", str(run), "--bootstrap", "50"])
     assert result.exit_code == 0, result.output
-    assert "macro-F1" in result.output and "CPSC 2018: F_AF" in result.output
+    assert "macro-F1" in result.output and "CPSC 2018 challenge score on" in result.output
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["split"] == "test" and len(metrics["per_class"]) == 9
-    assert set(metrics["cpsc2018"]) >= {"F_AF", "F_Block", "F_PC", "F_ST", "F1"}
+    assert set(metrics["cpsc2018"]) >= {"F_AF", "F_Block", "F_PC", "F_ST", "F1", "confusion"}
+    assert 0 < metrics["cpsc2018"]["records"] <= metrics["records"]  # the CPSC records, with REFERENCE.csv order
     assert len(metrics["ci95"]["f1"]) == 9 and metrics["ci95"]["resamples"] == 50
     for png in ("roc-test.png", "confusion-test.png"):
         assert (run / png).stat().st_size > 5000

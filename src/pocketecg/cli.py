@@ -224,6 +224,10 @@ def evaluate(run: Annotated[Path | None, typer.Argument(help="Run directory writ
              csv_out: Annotated[Path | None, typer.Option("--csv", help="With --data: one row per record.")] = None,
              out: Annotated[Path | None, typer.Option(help="With --data: folder for metrics.json and plots.")] = None,
              bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the 95 % intervals.")] = 1000,
+             reference: Annotated[list[Path] | None, typer.Option(help="With --data: a CPSC 2018 REFERENCE.csv "
+                                                                  "giving the label order for the challenge score "
+                                                                  "(one under the folders is found by itself); "
+                                                                  "repeatable.")] = None,
              as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False):
     """Per-class F1/precision/recall/AUROC/AUPRC, macro-F1 with 95 % CIs, plots.
 
@@ -239,7 +243,8 @@ def evaluate(run: Annotated[Path | None, typer.Argument(help="Run directory writ
         total = len(candidates_for(data)[0])
         with _progress() as bar:
             task = bar.add_task("scoring", total=total)
-            result = evaluate_folders(data, model, csv_out, out, bootstrap, progress=lambda: bar.advance(task))
+            result = evaluate_folders(data, model, csv_out, out, bootstrap, progress=lambda: bar.advance(task),
+                                      references=reference or [])
         if as_json:
             print(json.dumps(result, indent=2))
             return
@@ -264,9 +269,16 @@ def evaluate(run: Annotated[Path | None, typer.Argument(help="Run directory writ
     console.print(table)
     lo, hi = ci["macro_f1"] if ci else (float("nan"), float("nan"))
     print(f"macro-F1 {result['macro_f1']:.4f} (95 % CI {lo:.3f}-{hi:.3f}), macro-AUROC {result['macro_auroc']:.4f}")
-    if "cpsc2018" in result:
-        s = result["cpsc2018"]
-        print("CPSC 2018: " + ", ".join(f"{k} {s[k]:.3f}" for k in ("F_AF", "F_Block", "F_PC", "F_ST", "F1")))
+    _print_cpsc2018(result)
+
+
+def _print_cpsc2018(result: dict) -> None:
+    if "cpsc2018" not in result:
+        return
+    s = result["cpsc2018"]
+    scores = ", ".join(f"{k} {_fmt(s[k])}" for k in ("F_AF", "F_Block", "F_PC", "F_ST") if k in s)
+    print(f"CPSC 2018 challenge score on {s['records']} records with REFERENCE.csv label order: F1 {_fmt(s['F1'])} "
+          f"({scores}; one answer per record, a wrong one counted against the first label)")
 
 
 def _fmt(v, spec=".3f") -> str:
@@ -287,6 +299,7 @@ def _print_folder_scores(result: dict) -> None:
     lo, hi = ci.get("macro_f1", (None, None))
     print(f"macro-F1 {_fmt(result['macro_f1'], '.4f')} (95 % CI {_fmt(lo)}-{_fmt(hi)}) over "
           f"{', '.join(result['classes_scored'])}; macro-AUROC {_fmt(result['macro_auroc'], '.4f')}")
+    _print_cpsc2018(result)
     for note in result["notes"]:
         print(f"note: {note}")
     per_source = Table("source", "records", "macro-F1", *result["classes"], title="F1 per source")

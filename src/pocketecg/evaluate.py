@@ -14,6 +14,7 @@ import numpy as np
 
 from pocketecg import labels as L
 from pocketecg.cache import PreparedCache, PreparedDataset
+from pocketecg.data.cpsc import reference_label_orders
 from pocketecg.metrics import bootstrap_ci, cpsc2018_scores, macro_f1, per_class_scores, single_label
 from pocketecg.inference import decide, load_run, record_probabilities
 
@@ -53,8 +54,11 @@ def evaluate_run(run_dir: str | Path, split: str = "test", cache: str | Path | N
         "window_aggregation": config.get("window_aggregation", "mean"),
         "thresholds_from": config.get("thresholds_from", "validation split (chosen at training time)"),
     }
-    if classes == L.CLASSES:
-        result["cpsc2018"] = cpsc2018_scores(y.astype(int), single_label(p, thresholds))
+    recording_of = dict(zip(dataset.rows["record"], dataset.rows["recording"]))
+    cpsc = cpsc2018_rule([recording_of[r] for r in records], y, p, thresholds, classes,
+                         reference_label_orders(cache.info.get("sources", [])))
+    if cpsc is not None:
+        result["cpsc2018"] = cpsc
     (run_dir / metrics_file(split)).write_text(json.dumps(result, indent=2))
     # record ids as plain strings, so the file loads without pickle
     np.savez_compressed(run_dir / f"predictions-{split}.npz", records=np.asarray(records, dtype=str), y=y, p=p,
@@ -149,13 +153,45 @@ def score_records(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, classes:
     return out
 
 
+def cpsc2018_rule(recordings, y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, classes: tuple[str, ...],
+                  orders: dict[str, tuple[str, ...]]) -> dict | None:
+    """The CPSC 2018 challenge score on the records whose label order is known (CPSC 2018 records with a
+    REFERENCE.csv): one answer per record (`single_label`), a wrong one counted against the first label.
+    None when no record has a known order."""
+    ordered, answers, mismatched, outside = [], [], 0, 0
+    for recording, labels, answer in zip(recordings, y, single_label(p, thresholds)):
+        order = orders.get(recording)
+        if order is None:
+            continue
+        idx = [classes.index(c) for c in order if c in classes]
+        if set(idx) != set(np.flatnonzero(labels).tolist()):
+            mismatched += 1  # this copy's labels are not the reference's: do not score it by the reference
+        elif not idx:
+            outside += 1
+        else:
+            ordered.append(idx)
+            answers.append(int(answer))
+    if not ordered:
+        return None
+    out = cpsc2018_scores(ordered, np.array(answers), classes)
+    out["rule"] = ("one answer per record: the class furthest above (or least below) its threshold; correct "
+                   "when it is one of the record's labels, else counted against the record's first label "
+                   "(REFERENCE.csv First_label), as the challenge's scoring script")
+    out["records_outside_classes"] = outside
+    out["records_labels_differ_from_reference"] = mismatched
+    return out
+
+
 def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path: str | Path | None = None,
-                     out: str | Path | None = None, bootstrap: int = 1000, progress=None) -> dict:
+                     out: str | Path | None = None, bootstrap: int = 1000, progress=None,
+                     references: list[str | Path] = ()) -> dict:
     """Score a model (`shipped`, a run directory or an .onnx file) on labelled folders.
 
     Labels are read as `data check` reads them; unlabelled records are counted and skipped. Each
     recording is scored once: of several copies (CPSC .mat and its CinC copy, PTB-XL forms) the one
-    training would use is kept. Files that cannot be read are listed, never fatal.
+    training would use is kept. Files that cannot be read are listed, never fatal. The CPSC 2018
+    challenge score is added for records whose label order is known: from a REFERENCE.csv under the
+    folders or in `references` (the WFDB copies of CPSC 2018 list their labels sorted, not in order).
     """
     import csv
 
@@ -171,6 +207,7 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
     if missing:
         raise ValueError("; ".join(f"{item}: {problem}" for item, problem in missing))
     chosen: dict[str, tuple] = {}  # recording -> (rank, key, source, labels, probabilities)
+    orders = reference_label_orders([*(f for f in map(Path, folders) if f.is_dir()), *references])
     failures, unlabelled = [], 0
     for candidate in candidates:
         try:
@@ -186,11 +223,14 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
             if progress is not None:
                 progress()
         recording = record.recording or f"file:{candidate.key}"
+        if record.label_order is not None:
+            orders.setdefault(recording, record.label_order)
         rank = copy_rank({"labels": record.labels, "source": record.source, "record": candidate.key})  # as prepare
         if recording not in chosen or rank < chosen[recording][0]:
             chosen[recording] = (rank, candidate.key, record.source, record.labels,
                                  np.array([prediction.probabilities[c] for c in classes]))  # already aggregated
-    rows = sorted(chosen.values(), key=lambda r: r[1])
+    recordings = sorted(chosen, key=lambda r: chosen[r][1])
+    rows = [chosen[r] for r in recordings]
     if not rows:
         raise ValueError(f"no labelled, readable records in {', '.join(map(str, folders))}")
     y = np.stack([L.to_vector(r[3], classes) for r in rows])
@@ -203,6 +243,9 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
               **score_records(y, p, thresholds, classes, bootstrap),
               "per_source": {s: score_records(y[sources == s], p[sources == s], thresholds, classes, 0)
                              for s in sorted(set(sources))}}
+    cpsc = cpsc2018_rule(recordings, y, p, thresholds, classes, orders)
+    if cpsc is not None:
+        result["cpsc2018"] = cpsc
     if csv_path is not None:
         with open(csv_path, "w", newline="") as fh:
             writer = csv.writer(fh)

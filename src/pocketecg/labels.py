@@ -93,8 +93,14 @@ def finalise(findings: Iterable[str], normal_evidence: bool) -> frozenset[str]:
 
 
 def from_cpsc_codes(codes: Iterable[int]) -> frozenset[str]:
+    return frozenset(ordered_from_cpsc_codes(codes))
+
+
+def ordered_from_cpsc_codes(codes: Iterable[int]) -> tuple[str, ...]:
+    """REFERENCE.csv codes (First, Second, Third_label) -> class names in that order, after `finalise`."""
     names = [CPSC_CODES[int(c)] for c in codes]
-    return finalise(names, normal_evidence="SNR" in names)
+    kept = finalise(names, normal_evidence="SNR" in names)
+    return tuple(dict.fromkeys(n for n in names if n in kept))
 
 
 def from_dx(tokens: Iterable[str]) -> frozenset[str]:

@@ -66,34 +66,41 @@ def single_label(p: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return np.argmax(p - thresholds, axis=1)
 
 
-def cpsc2018_scores(y: np.ndarray, answer: np.ndarray) -> dict:
-    """The CPSC 2018 challenge scores over the nine classes (order of labels.CLASSES).
+# The challenge's four sub-scores, each pooled over its classes: 2 (sum N_jj) / (sum of their rows and columns).
+CPSC2018_GROUPS: dict[str, tuple[str, ...]] = {"F_AF": ("AF",), "F_Block": ("IAVB", "LBBB", "RBBB"),
+                                               "F_PC": ("PAC", "PVC"), "F_ST": ("STD", "STE")}
 
-    As the official scoring script: a record's single answer counts as correct when it is one of the
-    record's labels; otherwise it is counted against the record's first label. Records without any of
-    the nine labels are not scored. F_j = 2 N_jj / (sum_i N_ji + sum_i N_ij).
+
+def cpsc2018_scores(ordered_labels, answer: np.ndarray, classes: tuple[str, ...] = L.CLASSES) -> dict:
+    """The CPSC 2018 challenge scores, by the official scoring script's rule.
+
+    `ordered_labels[i]` holds record i's labels as indices into `classes`, in the reference's order
+    (First_label first); `answer[i]` is the record's single answer. An answer that is one of the record's
+    labels is correct (N_aa); any other answer is counted against the record's *first* label (N_first,a).
+    F_j = 2 N_jj / (sum_i N_ji + sum_i N_ij). Records with no label among `classes` are not scored, and
+    a class that is neither in any reference nor in any answer has no F (None) and is left out of F1,
+    the mean of the others (the challenge's nine classes were all present). Sub-scores are pooled over
+    their classes that are in `classes`.
     """
-    if y.shape[1] != len(L.CLASSES):
-        raise ValueError("CPSC 2018 scores need the nine cpsc9 classes")
-    A = np.zeros((9, 9))
-    for labels, a in zip(y, answer):
-        present = np.flatnonzero(labels)
-        if present.size == 0:
+    k = len(classes)
+    A = np.zeros((k, k))
+    for labels, a in zip(ordered_labels, answer):
+        labels = list(labels)
+        if not labels:
             continue
-        if labels[a]:
-            A[a, a] += 1
-        else:
-            A[present[0], a] += 1
-    denom = A.sum(axis=1) + A.sum(axis=0)
-    F = np.divide(2 * np.diag(A), denom, out=np.zeros(9), where=denom > 0)
-    return {
-        "F_per_class": {c: float(f) for c, f in zip(L.CLASSES, F)},
-        "F_AF": float(F[1]),
-        "F_Block": float(F[2:5].mean()),
-        "F_PC": float(F[5:7].mean()),
-        "F_ST": float(F[7:9].mean()),
-        "F1": float(F.mean()),
-    }
+        A[a if a in labels else labels[0], a] += 1
+    rows, cols, diag = A.sum(axis=1), A.sum(axis=0), np.diag(A)
+    F = [float(2 * diag[j] / (rows[j] + cols[j])) if rows[j] + cols[j] else None for j in range(k)]
+    out = {"records": int(A.sum()), "F_per_class": dict(zip(classes, F)),
+           "F1": float(np.mean([f for f in F if f is not None])) if any(f is not None for f in F) else None}
+    for group, members in CPSC2018_GROUPS.items():
+        idx = [classes.index(c) for c in members if c in classes]
+        denom = rows[idx].sum() + cols[idx].sum()
+        if idx:
+            out[group] = float(2 * diag[idx].sum() / denom) if denom else None
+    out["confusion"] = {"rows": "reference (first label when the answer is wrong)", "columns": "answer",
+                        "classes": list(classes), "counts": A.astype(int).tolist()}
+    return out
 
 
 def paired_difference_ci(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n: int = 1000, seed: int = 0,

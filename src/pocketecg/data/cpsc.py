@@ -29,16 +29,29 @@ def is_cpsc_original(mat: dict) -> bool:
 
 
 @lru_cache(maxsize=32)
-def read_reference(path: Path) -> dict[str, frozenset[str]]:
-    """REFERENCE.csv -> {record name: class names}. Codes 1-9 as in the challenge."""
-    out: dict[str, frozenset[str]] = {}
+def read_reference_order(path: Path) -> dict[str, tuple[str, ...]]:
+    """REFERENCE.csv -> {record name: class names, first label first}. Codes 1-9 as in the challenge."""
+    out: dict[str, tuple[str, ...]] = {}
     try:
         with open(path, newline="") as fh:
             for row in csv.DictReader(fh):
                 codes = [row[k] for k in ("First_label", "Second_label", "Third_label") if row.get(k, "").strip()]
-                out[row["Recording"].strip()] = L.from_cpsc_codes(int(float(c)) for c in codes)
+                out[row["Recording"].strip()] = L.ordered_from_cpsc_codes(int(float(c)) for c in codes)
     except (KeyError, ValueError, OSError) as exc:
         raise RecordError(path, f"not a CPSC 2018 REFERENCE.csv ({exc})") from None
+    return out
+
+
+def reference_label_orders(roots) -> dict[str, tuple[str, ...]]:
+    """{recording id: ordered class names} from every REFERENCE.csv under `roots` (folders or the files
+    themselves). Only REFERENCE.csv keeps CPSC 2018's label order: the WFDB copies list `#Dx` sorted."""
+    out: dict[str, tuple[str, ...]] = {}
+    for root in map(Path, roots):
+        files = [root] if root.is_file() else sorted(root.rglob("REFERENCE.csv")) if root.is_dir() else []
+        for reference in files:
+            for name, order in read_reference_order(reference).items():
+                if recording := cpsc_recording(name):
+                    out[recording] = order
     return out
 
 
@@ -75,9 +88,10 @@ def read_cpsc_original(path: str | Path, mat: dict | None = None, reference: Pat
         except (KeyError, ValueError, IndexError):
             pass
     reference = reference or find_reference(path)
-    labels = read_reference(reference).get(path.stem) if reference else None
-    return Record(signal=data, fs=CPSC_FS, record_id=path.stem, source=SOURCE, path=str(path),
-                  units="mV", labels=labels, meta=meta, recording=cpsc_recording(path.stem))
+    order = read_reference_order(reference).get(path.stem) if reference else None
+    return Record(signal=data, fs=CPSC_FS, record_id=path.stem, source=SOURCE, path=str(path), units="mV",
+                  labels=frozenset(order) if order is not None else None, label_order=order, meta=meta,
+                  recording=cpsc_recording(path.stem))
 
 
 def cpsc_recording(name: str) -> str | None:

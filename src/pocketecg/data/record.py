@@ -70,6 +70,9 @@ class Record:
     # and its CinC WFDB copy, "ptbxl:17" for every PTB-XL form and CinC's HR00017); None when the
     # source has no stable id (a CSV file), and the file's own key stands in.
     recording: str | None = None
+    # `labels` in the source's own order, first label first, where the source has one (CPSC 2018's
+    # REFERENCE.csv First/Second/Third_label; the CPSC 2018 score counts a wrong answer against the first)
+    label_order: tuple[str, ...] | None = None
 
     leads = STANDARD_LEADS
 
