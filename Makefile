@@ -23,14 +23,16 @@ $(BIN)/pocketecg: pyproject.toml
 
 venv: $(BIN)/pocketecg
 
-# The phone page's runtime: onnxruntime-web from npm (pinned in package-lock.json), never from a CDN.
-$(VENDOR)/ort-wasm-simd-threaded.wasm: $(APP)/package.json $(APP)/package-lock.json
+# The phone page's runtime: onnxruntime-web and dicom-parser from npm (pinned in package-lock.json),
+# never from a CDN.
+$(VENDOR)/.installed: $(APP)/package.json $(APP)/package-lock.json
 	cd $(APP) && npm ci --no-audit --no-fund --ignore-scripts
 	mkdir -p $(VENDOR)
 	cp $(ORT)/ort.wasm.bundle.min.mjs $(ORT)/ort-wasm-simd-threaded.wasm $(VENDOR)/
+	cp $(APP)/node_modules/dicom-parser/dist/dicomParser.min.js $(VENDOR)/
 	touch $@
 
-web: $(VENDOR)/ort-wasm-simd-threaded.wasm
+web: $(VENDOR)/.installed
 
 # Tests need the runtime for the browser tests; without npm they are skipped (and say why).
 web-if-possible:

@@ -1,8 +1,13 @@
 // node parse_files.mjs FILE [FILE...]: read one record with the browser's readers (readFiles picks the
 // reader as the page does), print JSON.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { readFiles } from "../../src/pocketecg/app/web/ecg-parsers.js";
+
+// the page loads dicom-parser as a classic script (window.dicomParser); here the same vendored file
+const DICOM_PARSER = new URL("../../src/pocketecg/app/web/vendor/dicomParser.min.js", import.meta.url);
+if (existsSync(DICOM_PARSER)) globalThis.dicomParser = createRequire(import.meta.url)(DICOM_PARSER.pathname);
 
 const files = new Map(process.argv.slice(2).map((p) => {
   const b = readFileSync(p);

@@ -92,8 +92,9 @@ def records(tmp_path, shared: Path | None):
             out.append(([data / f"{name}.hea", data / f"{name}{signal_file}"], data / f"{name}.hea"))
         out += [([mat], mat) for mat in sorted((data / "cpsc2018" / "original").glob("*.mat"))]  # up to 54 s
     formats = shared.parent / "formats" if shared else None
-    if formats and formats.is_dir():  # clinical XML exports (8-lead MUSE: limb leads derived in the page too)
-        out += [([formats / n], formats / n) for n in ("ge_muse_xml/braveheart_example1.xml", "hl7_aecg/Example_aECG.xml")]
+    if formats and formats.is_dir():  # clinical exports (8-lead MUSE: limb leads derived in the page too; DICOM)
+        out += [([formats / n], formats / n) for n in ("ge_muse_xml/braveheart_example1.xml", "hl7_aecg/Example_aECG.xml",
+                                                      "dicom_ecg/pydicom_waveform_ecg.dcm")]
     return out
 
 

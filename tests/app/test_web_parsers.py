@@ -182,8 +182,58 @@ def test_clinical_xml_reads_as_in_python(shared_formats, name):
     assert [w for w in js["warnings"] if "derived" in w] == [w for w in rec.warnings if "derived" in w]
 
 
+DICOM_SAMPLES = ["dicom_ecg/pydicom_waveform_ecg.dcm", "dicom_ecg/ecgtoolkit_Example.dcm"]
+
+
+@pytest.mark.parametrize("name", DICOM_SAMPLES)
+def test_dicom_reads_as_in_python(shared_formats, name):
+    """Real-data test: the page's DICOM reader (dicom-parser) gives pydicom's samples, padding trimmed alike."""
+    js = parse_js(shared_formats / name)
+    rec = read_record(shared_formats / name)
+    assert js["ok"], js.get("error")
+    assert js["fs"] == rec.fs and np.array(js["leads"]).shape == rec.signal.shape
+    assert np.abs(np.array(js["leads"]) - rec.signal).max() < 1e-5
+
+
+def test_broken_dicom_files_are_named_and_explained(shared_formats, tmp_path):
+    data = (shared_formats / DICOM_SAMPLES[0]).read_bytes()
+    truncated = tmp_path / "cut.dcm"
+    truncated.write_bytes(data[: len(data) // 2])
+    js = parse_js(truncated)
+    assert not js["ok"] and js["error"].startswith("cut.dcm: corrupt or truncated DICOM file")
+    assert read_record_error(truncated).startswith("corrupt or truncated DICOM file")
+    not_dicom = tmp_path / "noise.dcm"
+    not_dicom.write_bytes(b"\x00" * 128 + b"DICM" + bytes(range(256)) * 4)
+    js = parse_js(not_dicom)
+    assert not js["ok"] and js["error"].startswith("noise.dcm: ")
+
+
+def read_record_error(path) -> str:
+    with pytest.raises(RecordError) as exc:
+        read_record(path)
+    return exc.value.problem
+
+
+def test_dicom_without_a_waveform_is_refused_like_python(tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds = pydicom.Dataset()
+    ds.PatientName = "Test^Image"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.9.1.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    path = tmp_path / "image.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    js = parse_js(path)
+    assert not js["ok"] and "image.dcm: DICOM file has no waveform (WaveformSequence)" in js["error"]
+    assert "no waveform (WaveformSequence)" in read_record_error(path)
+
+
 def test_formats_the_page_leaves_to_python_say_so(shared_formats):
-    for name in ("philips_sierra_xml/129DYPRG.XML", "scp_ecg/ecgtoolkit_Example.scp", "dicom_ecg/pydicom_waveform_ecg.dcm"):
+    for name in ("philips_sierra_xml/129DYPRG.XML", "scp_ecg/ecgtoolkit_Example.scp"):
         js = parse_js(shared_formats / name)
         assert not js["ok"] and "read by pocketecg in Python" in js["error"]
 
@@ -228,3 +278,25 @@ def test_plausibility_checks_like_python(tmp_path, case, match):
     assert not js["ok"] and match in js["error"]
     with pytest.raises(RecordError, match=match.replace("(", r"\(").replace(")", r"\)")):
         read_record(header)
+
+
+def test_dicom_trailing_padding_is_trimmed_like_python_and_a_renamed_lead_refused(shared_formats, tmp_path):
+    import pydicom
+
+    ds = pydicom.dcmread(shared_formats / "dicom_ecg/ecgtoolkit_Example.dcm")
+    group = ds.WaveformSequence[0]
+    raw = np.frombuffer(group.WaveformData, dtype="<i2").reshape(-1, group.NumberOfWaveformChannels).copy()
+    pad = int(np.frombuffer(bytes(group.WaveformPaddingValue)[:2], dtype="<i2")[0])
+    raw[-300:] = pad  # the last 300 rows are padding; the genuine pad-valued samples inside stay
+    group.WaveformData = raw.tobytes()
+    padded = tmp_path / "padded.dcm"
+    ds.save_as(padded)
+    js, rec = parse_js(padded), read_record(padded)
+    assert js["ok"], js.get("error")
+    assert np.array(js["leads"]).shape == rec.signal.shape == (12, raw.shape[0] - 300)
+    assert np.abs(np.array(js["leads"]) - rec.signal).max() < 1e-5
+    group.ChannelDefinitionSequence[11].ChannelSourceSequence[0].CodeMeaning = "Pleth"
+    renamed = tmp_path / "eleven.dcm"
+    ds.save_as(renamed)
+    js = parse_js(renamed)
+    assert not js["ok"] and "eleven.dcm: wrong lead count: missing lead(s) V6" in js["error"]

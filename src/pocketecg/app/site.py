@@ -16,7 +16,7 @@ from pathlib import Path
 WEB_DIR = Path(__file__).with_name("web")
 VENDOR_DIR = WEB_DIR / "vendor"
 # onnxruntime-web's WASM-only ES module (loader bundled in) and its SIMD runtime; copied from npm by `make web`
-VENDOR_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")
+VENDOR_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "dicomParser.min.js")
 PAGE_FILES = ("index.html", "app.js", "style.css", "ecg-parsers.js", "preprocess.js", "onnx-metadata.js",
               "manifest.webmanifest")
 MODEL_NAME = "model.onnx"
@@ -85,7 +85,7 @@ def build_site(out: str | Path, model: str | Path | None = None) -> Path:
     """Write the complete app into `out` (created or refreshed) and return it."""
     missing = vendor_missing()
     if missing:
-        raise SiteError(f"onnxruntime-web is not installed in {VENDOR_DIR} ({', '.join(missing)} missing); "
+        raise SiteError(f"the page's runtime (onnxruntime-web, dicom-parser) is not installed in {VENDOR_DIR} ({', '.join(missing)} missing); "
                         "run `make web` (it needs npm)")
     model_path = resolve_model(model)
     from pocketecg.export import read_metadata

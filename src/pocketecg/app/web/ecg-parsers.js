@@ -360,6 +360,71 @@ export function readXml(buffer, file, allowMissing = false) {
   throw new RecordError(file, "not an ECG file: the XML is neither GE MUSE (<RestingECG>) nor HL7 aECG (<AnnotatedECG>)");
 }
 
+// DICOM 12-lead / general ECG waveform (PS3.3 C.10.9), parsed by dicom-parser (window.dicomParser, loaded by
+// index.html as a classic script). As pocketecg.data.clinical.read_dicom: the group labelled RHYTHM (else the
+// longest), raw * ChannelSensitivity * correction + ChannelBaseline, trailing all-padding rows trimmed.
+const DICOM_SAMPLE_TYPES = { "16 SS": "getInt16", "16 US": "getUint16", "8 SB": "getInt8", "8 UB": "getUint8",
+  "32 SL": "getInt32", "32 UL": "getUint32" };
+export function readDicom(buffer, file, allowMissing = false) {
+  const parser = globalThis.dicomParser;
+  if (!parser) throw new RecordError(file, "the page's DICOM reader (dicom-parser) did not load; reload the page");
+  const bytes = new Uint8Array(buffer);
+  let ds;
+  try { ds = parser.parseDicom(bytes); } catch (e) {
+    throw new RecordError(file, `corrupt or truncated DICOM file (${e?.exception || e?.message || e})`);
+  }
+  if (ds.string("x00020010") === "1.2.840.10008.1.2.2") {
+    throw new RecordError(file, "big-endian DICOM files are not read by this page (pocketecg in Python reads them)");
+  }
+  const groups = (ds.elements.x54000100?.items || []).map((item) => item.dataSet);
+  if (!groups.length) throw new RecordError(file, "DICOM file has no waveform (WaveformSequence), so it is not an ECG waveform object");
+  let group = groups.find((g) => (g.string("x003a0020") || "").toUpperCase().includes("RHYTHM"));
+  if (!group) group = groups.reduce((a, b) => ((b.uint32("x003a0010") || 0) > (a.uint32("x003a0010") || 0) ? b : a));
+  const fs = checkSamplingRate(group.floatString("x003a001a"), file, " (from the DICOM file)");
+  const nSamples = group.uint32("x003a0010"), nChannels = group.uint16("x003a0005");
+  if (!(nSamples > 0) || !(nChannels > 0)) throw new RecordError(file, "corrupt or truncated DICOM file (no sample or channel count)");
+  checkSize(nSamples, fs, file, nChannels);
+  const bits = group.uint16("x54001004"), kind = (group.string("x54001006") || "").trim();
+  const getter = DICOM_SAMPLE_TYPES[`${bits} ${kind}`];
+  if (!getter) throw new RecordError(file, `unsupported DICOM sample type (${bits} bits, '${kind}')`);
+  const data = group.elements.x54001010, size = bits / 8;
+  if (!data || data.length < nSamples * nChannels * size || data.dataOffset + data.length > bytes.length) {
+    throw new RecordError(file, "corrupt or truncated DICOM file (waveform data shorter than its sample count)");
+  }
+  const channels = (group.elements.x003a0200?.items || []).map((item) => item.dataSet);
+  if (channels.length !== nChannels) throw new RecordError(file, `corrupt DICOM file (${channels.length} channel definitions for ${nChannels} channels)`);
+  const first = (seq, tag) => seq?.items?.[0]?.dataSet?.string(tag);
+  const names = channels.map((ch, i) => first(ch.elements.x003a0208, "x00080104") ?? `channel ${i}`);
+  const units = new Set(channels.map((ch) => first(ch.elements.x003a0211, "x00080100") ?? "uV"));
+  if (units.size !== 1) throw new RecordError(file, `channels use different units: ${[...units].sort().join(", ")}`);
+  const [unit] = units;
+  const scale = unitScale(unit, file);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + data.dataOffset, nSamples * nChannels * size);
+  const raw = (t, c) => view[getter]((t * nChannels + c) * size, true);
+  // trailing rows where every channel holds WaveformPaddingValue are padding, not signal
+  let end = nSamples;
+  const pad = group.elements.x5400100a;
+  if (pad) {
+    const padValue = new DataView(bytes.buffer, bytes.byteOffset + pad.dataOffset, size)[getter](0, true);
+    while (end > 0 && Array.from({ length: nChannels }, (_, c) => raw(end - 1, c)).every((v) => v === padValue)) end--;
+  }
+  const rows = channels.map((ch, c) => {
+    const sensitivity = ch.floatString("x003a0210") ?? 1, correction = ch.floatString("x003a0212") ?? 1;
+    const baseline = ch.floatString("x003a0213") ?? 0;
+    const x = new Float64Array(end);
+    for (let t = 0; t < end; t++) x[t] = (raw(t, c) * sensitivity * correction + baseline) * scale;
+    return x;
+  });
+  const { leads, missing, derived } = arrangeLeads(rows, names, file, allowMissing);
+  const outUnits = scale === 1 && String(unit).trim().toLowerCase() === "nu" ? "NU" : "mV";
+  return check({ leads, fs, name: file.replace(/\.[^.]*$/, ""), units: outUnits, missing, derived, comments: [] }, file);
+}
+
+export function isDicom(buffer) {
+  const b = new Uint8Array(buffer, 0, Math.min(132, buffer.byteLength));
+  return b.length === 132 && String.fromCharCode(...b.slice(128)) === "DICM";
+}
+
 // ---------------------------------------------------------------- checks (as pocketecg.data.record)
 export function check(record, file) {
   checkSamplingRate(record.fs, file);
@@ -529,7 +594,8 @@ export async function readFiles(files, { fs = null, allowMissing = false, units 
   const suffix = name.includes(".") ? name.slice(name.lastIndexOf(".")).toLowerCase() : "";
   if (suffix === ".csv" || suffix === ".txt") return readCsv(new TextDecoder().decode(buffer), name, fs, allowMissing, units);
   if (suffix === ".xml") return readXml(buffer, name, allowMissing);
-  if ([".scp", ".dcm", ".dicom", ".edf"].includes(suffix)) {
+  if ([".dcm", ".dicom"].includes(suffix) || isDicom(buffer)) return readDicom(buffer, name, allowMissing);
+  if ([".scp", ".edf"].includes(suffix)) {
     throw new RecordError(name, `${suffix} files are read by pocketecg in Python (pocketecg predict, the API), not in this page yet`);
   }
   if (suffix === ".mat") {
@@ -537,5 +603,5 @@ export async function readFiles(files, { fs = null, allowMissing = false, units 
     readMatV4(buffer, name);  // throws for a corrupt file; a valid one still needs its header:
     throw new RecordError(name, "CinC/WFDB .mat without its .hea header (needed for gain and leads)");
   }
-  throw new RecordError(name, `not an ECG file: unsupported file type '${suffix || "(none)"}' (expected .hea with .dat/.mat, CPSC .mat, .csv, or GE MUSE / HL7 aECG .xml)`);
+  throw new RecordError(name, `not an ECG file: unsupported file type '${suffix || "(none)"}' (expected .hea with .dat/.mat, CPSC .mat, .csv, GE MUSE / HL7 aECG .xml, or DICOM .dcm)`);
 }
