@@ -84,3 +84,12 @@ def test_cpsc_original_record_carries_its_label_order(tmp_path):
     path = F.write_cpsc_original(tmp_path, "A0043", F.signal(), codes=(5, 2))
     record = read_record(path)
     assert record.label_order == ("RBBB", "AF") and record.labels == frozenset({"AF", "RBBB"})
+
+
+def test_ptbxl_likelihoods_between_0_and_100_count():
+    """PTB-XL likelihoods run 0-100: a diagnostic statement counts from any likelihood above 0."""
+    assert L.from_ptbxl({"CRBBB": 0.5}) == frozenset({"RBBB"})
+    assert L.from_ptbxl({"CRBBB": 0.0, "NORM": 0.0}) == frozenset()
+    assert L.from_ptbxl({"AFIB": 0.5}, strict_likelihood=True) == frozenset({"AF"})
+    assert L.from_ptbxl({"AFIB": 0.0}, strict_likelihood=True) == frozenset()
+    assert L.from_ptbxl({"NORM": 0.5}) == frozenset({"SNR"})

@@ -1,6 +1,8 @@
+import warnings
+
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from pocketecg import labels as L
 from pocketecg.metrics import (bootstrap_ci, choose_thresholds, cpsc2018_scores, macro_f1, paired_difference_ci,
@@ -16,9 +18,25 @@ def test_per_class_scores_match_scikit_learn():
     for j, c in enumerate(L.PRESETS["six"]):
         assert scores[c]["f1"] == pytest.approx(f1_score(y[:, j], p[:, j] >= 0.5))
         assert scores[c]["auroc"] == pytest.approx(roc_auc_score(y[:, j], p[:, j]))
+        assert scores[c]["precision"] == pytest.approx(precision_score(y[:, j], p[:, j] >= 0.5))
+        assert scores[c]["recall"] == pytest.approx(recall_score(y[:, j], p[:, j] >= 0.5))
+        assert scores[c]["auprc"] == pytest.approx(average_precision_score(y[:, j], p[:, j]))
         s = scores[c]
         assert s["tp"] + s["fp"] + s["fn"] + s["tn"] == 200 and s["positives"] == y[:, j].sum()
+        assert s["threshold"] == 0.5
     assert macro_f1(y, p >= t) == pytest.approx(f1_score(y, p >= t, average="macro"))
+
+
+def test_undefined_scores_are_zero_or_nan_quietly():
+    """No predicted positive: precision and F1 are 0 (no warning); one class only: AUROC and AUPRC are NaN;
+    a single positive is enough for an AUROC."""
+    y = np.array([[1, 0], [0, 0], [0, 0], [0, 0]])
+    p = np.array([[0.9, 0.1], [0.2, 0.1], [0.1, 0.1], [0.3, 0.1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = per_class_scores(y, p, np.array([0.95, 0.5]), ("AF", "STD"))
+    assert scores["AF"]["precision"] == 0.0 and scores["AF"]["f1"] == 0.0 and scores["AF"]["auroc"] == 1.0
+    assert np.isnan(scores["STD"]["auroc"]) and np.isnan(scores["STD"]["auprc"])
 
 
 def test_hand_computed_f1():
@@ -108,6 +126,38 @@ def test_bootstrap_interval_brackets_the_estimate():
     lo, hi = ci["macro_f1"]
     assert lo < macro_f1(y, p >= t) < hi and hi - lo < 0.25
     assert all(a < b for a, b in ci["f1"])
+    assert ci["resamples"] == 200 and ci["level"] == 0.95 and len(ci["auroc"]) == 3
+
+
+def _resampled_macro_f1(y, pred_a, pred_b, n, seed=0):
+    """The resampling the intervals are defined by, written out: every record can be drawn, seeded."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        a = f1_score(y[idx], pred_a[idx], average="macro", zero_division=0.0)
+        out.append(a - (f1_score(y[idx], pred_b[idx], average="macro", zero_division=0.0) if pred_b is not None else 0))
+    return np.array(out)
+
+
+def test_intervals_are_the_percentiles_of_seeded_record_resamples():
+    rng = np.random.default_rng(3)
+    y = (rng.random((60, 2)) < 0.4).astype(int)
+    p = np.clip(y * 0.3 + rng.random((60, 2)) * 0.7, 0, 1)
+    t = np.full(2, 0.5)
+    pred = p >= t
+    other = np.where(rng.random(y.shape) < 0.7, y, 1 - y).astype(bool)
+    for level in (0.95, 0.8):
+        lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+        ci = bootstrap_ci(y, p, t, n=80, level=level)
+        assert ci["macro_f1"] == pytest.approx(list(np.percentile(_resampled_macro_f1(y, pred, None, 80), [lo, hi])))
+        d = paired_difference_ci(y, pred, other, n=80, level=level)
+        assert d["ci95"] == pytest.approx(list(np.percentile(_resampled_macro_f1(y, pred, other, 80), [lo, hi])))
+        assert d["resamples"] == 80
+    assert bootstrap_ci(y, p, t, n=30) == bootstrap_ci(y, p, t, n=30)  # seeded: the same call, the same interval
+    assert bootstrap_ci(y, p, t, n=30, seed=1) != bootstrap_ci(y, p, t, n=30, seed=2)
+    no_positive = bootstrap_ci(np.zeros((10, 1), int), np.full((10, 1), 0.3), np.array([0.5]), n=20)
+    assert all(np.isnan(v) for v in no_positive["auroc"][0])
 
 
 def test_paired_difference_is_zero_for_a_model_against_itself_and_signed():
