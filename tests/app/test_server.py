@@ -342,3 +342,18 @@ def test_aborted_uploads_log_one_line_each_and_the_server_goes_on(live_server, t
     assert len(aborts) == 40, [r.getMessage() for r in lines]
     assert all(r.exc_info is None for r in lines)
     assert len([r for r in lines if r.name != "uvicorn.access"]) == 40
+
+
+def test_big_site_files_go_out_gzipped_and_decode_to_the_same_bytes(site_and_client):
+    import gzip
+
+    site, client = site_and_client
+    original = (site / S.MODEL_NAME).read_bytes()
+    r = client.get(f"/{S.MODEL_NAME}", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.content == original
+    assert r.num_bytes_downloaded == (site / f"{S.MODEL_NAME}.gz").stat().st_size < len(original)
+    assert gzip.decompress((site / f"{S.MODEL_NAME}.gz").read_bytes()) == original
+    plain = client.get(f"/{S.MODEL_NAME}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == original
+    api = client.get("/api/model", headers={"Accept-Encoding": "gzip"})
+    assert api.status_code == 200 and api.json()["classes"]

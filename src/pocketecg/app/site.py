@@ -115,4 +115,20 @@ def build_site(out: str | Path, model: str | Path | None = None) -> Path:
     # a new version (any changed file) gets a new cache; the service worker then drops the old one
     worker = (WEB_DIR / "sw.js").read_text().replace("__VERSION__", digest.hexdigest()[:16])
     (out / "sw.js").write_text(worker.replace("__PRECACHE__", json.dumps(precache)))
+    write_gzip_copies(out, [rel for rel in precache[1:] if rel.endswith(COMPRESSIBLE)])
     return out
+
+
+# Served as `NAME.gz` with Content-Encoding: gzip to clients that accept it (`pocketecg serve`, nginx
+# `gzip_static`, most static hosts): the 14 MB WASM runtime goes over the wire as ~3.7 MB.
+COMPRESSIBLE = (".wasm", ".mjs", ".js", ".onnx", ".json", ".css", ".html", ".webmanifest")
+GZIP_MIN_BYTES = 8 * 1024
+
+
+def write_gzip_copies(out: Path, files: list[str]) -> None:
+    import gzip
+
+    for rel in files:
+        data = (out / rel).read_bytes()
+        if len(data) >= GZIP_MIN_BYTES:
+            (out / f"{rel}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))

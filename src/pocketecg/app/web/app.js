@@ -205,13 +205,15 @@ async function benchmark(n = 50) {
 }
 
 const ready = (async () => {
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline use unavailable:", e));
-  }
   try {
     await loadModel();
     $("status").textContent = "Ready. Open a 12-lead ECG.";
     $("example-button").disabled = false;
+    // registered only now: its precache then finds the runtime and model in the HTTP cache (a 304 at most)
+    // instead of downloading them a second time while the page is still fetching them
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline use unavailable:", e));
+    }
   } catch (e) {
     showError(`The model could not be loaded: ${e.message || e}`);
     $("status").textContent = "Not ready.";
