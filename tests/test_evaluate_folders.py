@@ -71,6 +71,9 @@ def test_evaluate_folder_adds_the_cpsc2018_score_from_reference_order(tiny_run, 
     assert "cpsc2018" not in run("--data", str(wfdb))  # sorted #Dx: no order, no challenge score
     from_reference = run("--data", str(wfdb), "--reference", str(orig / "REFERENCE.csv"))["cpsc2018"]
     assert from_reference["records"] == 4 and from_reference["confusion"] == s["confusion"]
+    missing = CliRunner().invoke(app, ["evaluate", "--model", str(tiny_run), "--data", str(wfdb),
+                                       "--reference", str(tmp_path / "nope.csv")])
+    assert missing.exit_code != 0 and "nope.csv: no such REFERENCE.csv" in missing.output
 
 
 def test_evaluate_without_run_or_data_says_what_to_give():

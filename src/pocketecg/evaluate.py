@@ -207,6 +207,9 @@ def evaluate_folders(folders: list[str | Path], model: str = "shipped", csv_path
     if missing:
         raise ValueError("; ".join(f"{item}: {problem}" for item, problem in missing))
     chosen: dict[str, tuple] = {}  # recording -> (rank, key, source, labels, probabilities)
+    for reference in map(Path, references):
+        if not reference.is_file():
+            raise ValueError(f"{reference}: no such REFERENCE.csv")
     orders = reference_label_orders([*(f for f in map(Path, folders) if f.is_dir()), *references])
     failures, unlabelled = [], 0
     for candidate in candidates:
