@@ -85,8 +85,8 @@ def build_site(out: str | Path, model: str | Path | None = None) -> Path:
     """Write the complete app into `out` (created or refreshed) and return it."""
     missing = vendor_missing()
     if missing:
-        raise SiteError(f"the page's runtime (onnxruntime-web, dicom-parser) is not installed in {VENDOR_DIR} ({', '.join(missing)} missing); "
-                        "run `make web` (it needs npm)")
+        raise SiteError(f"the page's runtime (onnxruntime-web, dicom-parser) is not installed in {VENDOR_DIR} "
+                        f"({', '.join(missing)} missing); run `make web` (it needs npm)")
     model_path = resolve_model(model)
     from pocketecg.export import read_metadata
 
