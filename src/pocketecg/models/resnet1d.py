@@ -83,3 +83,10 @@ class ResNet1d(nn.Module):
 def resnet1d18(num_classes: int, in_leads: int = 12, **kwargs) -> ResNet1d:
     """The reference ResNet1D-18 (about 8.7 M parameters)."""
     return ResNet1d(num_classes, in_leads, **kwargs)
+
+
+@register_model
+def resnet1d34(num_classes: int, in_leads: int = 12, **kwargs) -> ResNet1d:
+    """The reference work's ResNet34: the same BasicBlocks in stages of 3-4-6-3 (about 16 M parameters)."""
+    kwargs.setdefault("blocks", (3, 4, 6, 3))
+    return ResNet1d(num_classes, in_leads, **kwargs)
