@@ -278,10 +278,14 @@ class PreparedDataset:
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return np.array(self.cache.windows[self.window_index[i]]), self.targets[i]
 
+    def sorted_indices(self, indices: np.ndarray) -> np.ndarray:
+        """The order `batch` returns items in: by position in the memmap."""
+        return np.asarray(indices)[np.argsort(self.window_index[indices], kind="stable")]
+
     def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fancy-indexed read: one sorted memmap gather, much faster than item by item."""
-        order = np.argsort(self.window_index[indices])
-        idx = np.asarray(indices)[order]
+        """Fancy-indexed read: one sorted memmap gather, much faster than item by item. Items come back in
+        `sorted_indices(indices)` order."""
+        idx = self.sorted_indices(indices)
         return np.asarray(self.cache.windows[self.window_index[idx]]), self.targets[idx]
 
 

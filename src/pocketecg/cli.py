@@ -171,7 +171,15 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                                                  "go too).")] = False,
           crossfit: Annotated[int, typer.Option(help="K-fold cross-fitting over train+val: thresholds from "
                                                 "out-of-fold predictions, final model on all of train+val for "
-                                                "the median best epoch. 0: the plain train/val protocol.")] = 0):
+                                                "the median best epoch. 0: the plain train/val protocol.")] = 0,
+          final: Annotated[bool, typer.Option(help="With --crossfit: also train the final model. --no-final "
+                                             "stops at the out-of-fold predictions (enough for a teacher).")] = True,
+          teacher: Annotated[Path | None, typer.Option(help="Distil from this cross-fitted run (same cache, K and "
+                                                      "seed; needs --crossfit): fold i learns from the teacher's "
+                                                      "fold-i model, the final model from all of them.")] = None,
+          distill_alpha: Annotated[float, typer.Option(help="Weight of the teacher's soft targets in the loss "
+                                                       "(0-1].")] = 0.5,
+          distill_temperature: Annotated[float, typer.Option(help="Distillation temperature.")] = 2.0):
     """Train a model; epochs and thresholds are chosen on validation data only (never the test split)."""
     from pocketecg.train import TrainConfig
     from pocketecg.train import train as run_train
@@ -179,14 +187,16 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
     config = TrainConfig(cache=str(cache), out=str(out or Path("runs") / model), model=model, classes=classes,
                          epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, patience=patience, seed=seed,
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
-                         num_workers=num_workers, model_kwargs=json.loads(model_kwargs))
+                         num_workers=num_workers, model_kwargs=json.loads(model_kwargs),
+                         teacher=str(teacher) if teacher else None, distill_alpha=distill_alpha,
+                         distill_temperature=distill_temperature)
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process checks (and may clear) --out
         _claim_run_directory(Path(config.out), resume, overwrite)
     if crossfit:
         from pocketecg.crossfit import crossfit as run_crossfit
 
-        run_crossfit(config, crossfit, log=log, resume=resume)
+        run_crossfit(config, crossfit, log=log, resume=resume, final=final)
     else:
         run_train(config, resume=resume, log=log)
 

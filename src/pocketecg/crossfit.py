@@ -9,7 +9,8 @@
    each class's threshold is chosen on those ~2,300 predictions instead of ~290 validation records;
 4. the final model is trained on all of train+validation for the median of the K best epoch counts
    (the same learning-rate schedule as the folds), and ships with the out-of-fold thresholds.
-The test split is read by nothing here. The run directory keeps the folds (`folds/fold-i/`), the
+With `config.teacher` every model learns from a cross-fitted teacher's soft targets too (`pocketecg.distill`
+says which teacher model serves which fold). The test split is read by nothing here. The run directory keeps the folds (`folds/fold-i/`), the
 out-of-fold predictions (`oof-predictions.npz`, `oof-predictions.csv`) and their metrics with bootstrap
 CIs (`oof-metrics.json`): the numbers to choose between models or settings with.
 """
@@ -25,6 +26,7 @@ import torch
 
 from pocketecg import labels as L
 from pocketecg.cache import PreparedCache, PreparedDataset
+from pocketecg.distill import TEACHER_LOGITS, TeacherLogits, teacher_logits
 from pocketecg.metrics import bootstrap_ci, choose_thresholds, macro_f1, per_class_scores
 from pocketecg.splits import assign_folds
 from pocketecg.inference import CONFIG_FILE, decide, load_run, record_probabilities
@@ -33,6 +35,7 @@ from pocketecg.train import Selection, TrainConfig, train
 POOL = ("train", "val")
 OOF_FILE = "oof-predictions.npz"
 OOF_METRICS = "oof-metrics.json"
+CROSSFIT_SUMMARY = "crossfit.json"
 
 
 def record_folds(cache: PreparedCache, k: int, seed: int) -> dict[str, int]:
@@ -46,12 +49,29 @@ def record_folds(cache: PreparedCache, k: int, seed: int) -> dict[str, int]:
     return {row.record: folds[row.group] for row in rows.itertuples(index=False)}
 
 
-def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True) -> Path:
+def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, k: int, classes: tuple[str, ...],
+                            log) -> TeacherLogits:
+    """The teacher's logits, computed once per student run and kept in it (`teacher-logits.npz`)."""
+    path = Path(config.out) / TEACHER_LOGITS
+    if path.is_file():
+        kept = TeacherLogits.load(path)
+        if (kept.k, kept.seed, kept.manifest_sha256, kept.classes, kept.teacher) == (
+                k, config.seed, cache.manifest_sha256, tuple(classes), str(Path(config.teacher).resolve())):
+            return kept
+    teacher = teacher_logits(config.teacher, cache, k, config.seed, classes, log)
+    teacher.save(path)
+    return teacher
+
+
+def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, final: bool = True) -> Path:
+    """`final=False` stops after the out-of-fold predictions (a teacher for distillation needs only those):
+    the run then has no model.pt, and its summary is in crossfit.json instead of config.json."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
     fold_of = record_folds(cache, k, config.seed)
+    teacher = load_or_compute_teacher(config, cache, k, classes, log) if config.teacher else None
     records = np.array(sorted(fold_of))
     fold_ids = np.array([fold_of[r] for r in records])
     oof_p = np.full((len(records), len(classes)), np.nan)
@@ -63,7 +83,8 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True) ->
         log(f"fold {i + 1}/{k}: {len(records) - len(held)} records to train, {len(held)} held out -> {fold_dir}")
         if not (fold_dir / CONFIG_FILE).is_file():
             train(replace(config, out=str(fold_dir)), resume=resume, log=log,
-                  selection=Selection(POOL, POOL, frozenset(records[fold_ids != i]), held))
+                  selection=Selection(POOL, POOL, frozenset(records[fold_ids != i]), held),
+                  soft_targets=None if teacher is None else teacher.for_fold(i))
         model, fold_config = load_run(fold_dir)
         keys, y, p = record_probabilities(model, PreparedDataset(cache, POOL, classes, set(held)), torch.device("cpu"))
         index = np.searchsorted(records, keys)
@@ -90,17 +111,29 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True) ->
                    "note": "thresholds chosen on these same out-of-fold predictions, so F1 here is slightly "
                            "optimistic; AUROC is not affected. Use for choosing between models, not as a test score."}
     (out / OOF_METRICS).write_text(json.dumps(oof_metrics, indent=2))
+    summary = {"k": k, "folds": fold_summaries, "final_epochs": final_epochs,
+               "fold_assignment": "splits.assign_folds over patient/recording groups, seed "
+                                  f"{config.seed}; per record in {OOF_FILE}",
+               "oof_macro_f1": oof_metrics["macro_f1"], "oof_macro_f1_ci95": oof_metrics["ci95"]["macro_f1"],
+               "oof_macro_auroc": oof_metrics["macro_auroc"],
+               "oof_f1": {c: per_class[c]["f1"] for c in classes}}
+    if teacher is not None:
+        summary["distillation"] = {"teacher": teacher.teacher, "alpha": config.distill_alpha,
+                                   "temperature": config.distill_temperature,
+                                   "targets": "fold i: teacher fold model i (never saw fold i); final model: mean "
+                                              "logit of the K teacher fold models (pocketecg.distill)"}
+    if not final:
+        (out / CROSSFIT_SUMMARY).write_text(json.dumps({"model": config.model, "classes": list(classes),
+                                                        "crossfit": summary}, indent=2))
+        log(f"out-of-fold predictions saved in {out / OOF_FILE} (no final model): out-of-fold macro-F1 "
+            f"{oof_metrics['macro_f1']:.4f}")
+        return out
     if not (out / "model.pt").is_file() or not (out / CONFIG_FILE).is_file():
         train(config, resume=resume, log=log, selection=Selection(POOL, POOL, fixed_epochs=final_epochs),
-              thresholds=threshold_map)
+              thresholds=threshold_map, soft_targets=None if teacher is None else teacher.ensemble())
     run_config = json.loads((out / CONFIG_FILE).read_text())
     run_config["thresholds_from"] = f"out-of-fold predictions of {k}-fold cross-fitting over train+val"
-    run_config["crossfit"] = {"k": k, "folds": fold_summaries, "final_epochs": final_epochs,
-                              "fold_assignment": "splits.assign_folds over patient/recording groups, seed "
-                                                 f"{config.seed}; per record in {OOF_FILE}",
-                              "oof_macro_f1": oof_metrics["macro_f1"], "oof_macro_f1_ci95": oof_metrics["ci95"]["macro_f1"],
-                              "oof_macro_auroc": oof_metrics["macro_auroc"],
-                              "oof_f1": {c: per_class[c]["f1"] for c in classes}}
+    run_config["crossfit"] = summary
     (out / CONFIG_FILE).write_text(json.dumps(run_config, indent=2))
     log(f"cross-fitted run saved in {out}: out-of-fold macro-F1 {oof_metrics['macro_f1']:.4f} "
         f"(95 % CI {oof_metrics['ci95']['macro_f1'][0]:.3f}-{oof_metrics['ci95']['macro_f1'][1]:.3f})")

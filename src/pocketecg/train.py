@@ -37,6 +37,7 @@ from pocketecg import __version__
 from pocketecg import labels as L
 from pocketecg.augment import AUGMENTATIONS, apply_augmentations
 from pocketecg.cache import PreparedCache, PreparedDataset
+from pocketecg.distill import distillation_loss
 from pocketecg.metrics import choose_thresholds, macro_f1
 from pocketecg.inference import CONFIG_FILE, MODEL_FILE, record_probabilities
 from pocketecg.models import create_model
@@ -63,6 +64,11 @@ class TrainConfig:
     device: str = "cpu"
     num_workers: int = 0
     model_kwargs: dict = field(default_factory=dict)
+    # knowledge distillation (pocketecg.distill): a cross-fitted teacher run, the soft term's weight and
+    # temperature; used only through cross-fitting, which picks each fold's teacher model
+    teacher: str | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         L.preset_classes(self.classes)
@@ -72,6 +78,15 @@ class TrainConfig:
         if self.loss not in ("bce", "bce_weighted", "focal"):
             raise ValueError(f"unknown loss {self.loss!r}; choose bce, bce_weighted or focal")
         self.augment = tuple(self.augment)
+        if not 0 < self.distill_alpha <= 1 or self.distill_temperature <= 0:
+            raise ValueError("distillation needs 0 < alpha <= 1 and a temperature > 0")
+
+
+def _saved_config_matches(saved: dict, config: TrainConfig) -> bool:
+    """A checkpoint's settings against this run's; settings added to TrainConfig after the checkpoint was
+    written count as their defaults (so a run started by an older version still resumes)."""
+    defaults = asdict(TrainConfig(cache=config.cache, out=config.out))
+    return defaults | saved == asdict(config) | {"augment": list(config.augment)}
 
 
 # ---------------------------------------------------------------- distributed helpers
@@ -130,17 +145,21 @@ def replica_report(model: nn.Module, shard: np.ndarray, world: int, device: torc
 
 # ---------------------------------------------------------------- data
 class WindowBatches(torch.utils.data.Dataset):
-    """Item i is the i-th batch of precomputed indices: one sorted gather from the memmap."""
+    """Item i is the i-th batch of precomputed indices: one sorted gather from the memmap, as
+    (windows, labels, teacher logits); the last is empty without a teacher."""
 
-    def __init__(self, dataset: PreparedDataset, batches: list[np.ndarray]):
-        self.dataset, self.batches = dataset, batches
+    def __init__(self, dataset: PreparedDataset, batches: list[np.ndarray], soft_targets: np.ndarray | None = None):
+        self.dataset, self.batches, self.soft_targets = dataset, batches, soft_targets
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, i: int):
-        x, y = self.dataset.batch(self.batches[i])
-        return torch.from_numpy(x), torch.from_numpy(y)
+        indices = self.dataset.sorted_indices(self.batches[i])
+        x, y = self.dataset.batch(indices)
+        soft = (np.zeros((0,), np.float32) if self.soft_targets is None
+                else self.soft_targets[self.dataset.window_index[indices]])
+        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(np.ascontiguousarray(soft))
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int, world: int) -> list[np.ndarray]:
@@ -213,10 +232,12 @@ class Selection:
 
 
 def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epochs: int | None = None,
-          selection: Selection = Selection(), thresholds: dict[str, float] | None = None) -> Path:
+          selection: Selection = Selection(), thresholds: dict[str, float] | None = None,
+          soft_targets: np.ndarray | None = None) -> Path:
     """Train and write the run directory; returns it. `stop_after_epochs` ends the process's work early
     (exactly as a kill right after that epoch's checkpoint; used to test resuming). `thresholds` are
-    written instead of ones chosen on validation (cross-fitting's final model has no validation)."""
+    written instead of ones chosen on validation (cross-fitting's final model has no validation).
+    `soft_targets`: teacher logits per cache window (distillation; cross-fitting chooses them)."""
     rank, world, device = ddp_setup(config.device)
     out = Path(config.out)
     if rank == 0:
@@ -232,6 +253,15 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     if val_set is None and thresholds is None:
         raise ValueError("a run without validation needs its thresholds given (from cross-fitting)")
     last_epoch = min(config.epochs, selection.fixed_epochs or config.epochs)
+    if config.teacher and soft_targets is None:
+        raise ValueError("distillation (--teacher) runs through cross-fitting (--crossfit with the teacher's K), "
+                         "which gives every fold the teacher model that never saw its held-out records")
+    if soft_targets is not None:
+        if soft_targets.shape != (len(cache.windows), len(classes)):
+            raise ValueError(f"teacher logits have shape {soft_targets.shape}, the cache needs "
+                             f"{(len(cache.windows), len(classes))}")
+        if not np.isfinite(soft_targets[train_set.window_index]).all():
+            raise ValueError("the teacher has no logits for some training windows")
 
     torch.manual_seed(config.seed)
     model = create_model(config.model, len(classes), **config.model_kwargs).to(device)
@@ -247,7 +277,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     ckpt_path = out / CHECKPOINT
     if resume and ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
-        if ckpt["config"] != asdict(config) | {"augment": list(config.augment)}:
+        if not _saved_config_matches(ckpt["config"], config):
             raise ValueError(f"{ckpt_path}: was made with other settings; resume with the same ones or use a new --out")
         unwrap(model).load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -271,18 +301,23 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
             torch.manual_seed(config.seed * 100_003 + epoch * 1_009 + rank)
             g = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 1_009 + rank)
             batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch, rank, world)
-            loader = torch.utils.data.DataLoader(WindowBatches(train_set, batches), batch_size=None, shuffle=False,
-                                                 num_workers=config.num_workers)
+            loader = torch.utils.data.DataLoader(WindowBatches(train_set, batches, soft_targets), batch_size=None,
+                                                 shuffle=False, num_workers=config.num_workers)
             model.train()
             losses = []
             bar.reset(task, total=len(batches), epoch=f"{epoch + 1}/{config.epochs}")
-            for step_in_epoch, (x, y) in enumerate(loader):
+            for step_in_epoch, (x, y, teacher) in enumerate(loader):
                 step = epoch * steps_per_epoch + step_in_epoch
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, total_steps, config.warmup_epochs * steps_per_epoch, config.lr)
                 x = apply_augmentations(x.to(device), config.augment, g, cache.settings.fs)
                 with amp:
-                    loss = loss_fn(model(x).float(), y.to(device))
+                    logits = model(x).float()
+                    loss = loss_fn(logits, y.to(device))
+                    if soft_targets is not None:
+                        alpha = config.distill_alpha
+                        loss = (1 - alpha) * loss + alpha * distillation_loss(logits, teacher.to(device),
+                                                                              config.distill_temperature)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)

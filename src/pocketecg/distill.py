@@ -1,0 +1,128 @@
+"""Knowledge distillation: a cross-fitted teacher's logits as soft targets for a smaller student.
+
+    pocketecg train --model seresnet18 --cache C --out runs/teacher --crossfit 3 --no-final
+    pocketecg train --model lite --cache C --out runs/student --crossfit 3 --teacher runs/teacher
+
+Which teacher model gives which student model its targets, so that no record a student is scored on
+ever informs that student's targets:
+- the student's fold-i model (trained on folds != i, scored on held-out fold i) learns from the teacher's
+  fold-i model, the one teacher that never saw fold i. Teacher and student must therefore share the folds:
+  the same cache, K and seed (checked against the teacher's out-of-fold file, record by record);
+- the final student (all of train+val, scored on the test split) learns from the mean logit of all K
+  teacher models, none of which saw the test split.
+The teacher's targets on a student's training records are in-sample for that teacher. Out-of-fold
+targets ("each record's target from the teacher that did not train on it") would be softer, but for
+cross-fitting they leak: the target of a fold-m record comes from a teacher that trained on fold i, the
+fold the student is scored on, so the student's out-of-fold scores would flatter it. Clean out-of-fold
+targets need a teacher per pair of folds (K(K-1)/2 more teacher fits), which two cores cannot pay for.
+
+Loss: (1 - alpha) * BCE(student, labels) + alpha * T^2 * BCE(student / T, sigmoid(teacher / T))
+(Hinton et al. 2015, with a sigmoid per class because the task is multi-label; T^2 keeps the soft term's
+gradient scale independent of T).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pocketecg.cache import PreparedCache
+
+TEACHER_LOGITS = "teacher-logits.npz"
+_EPS = 1e-6
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The soft term: BCE between the student's and the teacher's tempered sigmoids, times T^2."""
+    soft = torch.sigmoid(teacher_logits / temperature)
+    return F.binary_cross_entropy_with_logits(logits / temperature, soft) * temperature ** 2
+
+
+@dataclass(frozen=True)
+class TeacherLogits:
+    """Per cache window, each teacher fold model's logits: `logits[i]` is fold model i's, NaN outside
+    train+val. `k`, `seed` and `manifest_sha256` say which folds and which cache they belong to."""
+    logits: np.ndarray  # (K, windows in the cache, classes), float32
+    classes: tuple[str, ...]
+    k: int
+    seed: int
+    manifest_sha256: str
+    teacher: str
+
+    def for_fold(self, i: int) -> np.ndarray:
+        """Targets for the student's fold-i model: the teacher model that never saw fold i."""
+        return self.logits[i]
+
+    def ensemble(self) -> np.ndarray:
+        """Targets for the final student: the mean logit of the K teacher models."""
+        return self.logits.mean(axis=0)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, logits=self.logits, classes=np.array(self.classes), k=self.k, seed=self.seed,
+                            manifest_sha256=self.manifest_sha256, teacher=self.teacher)
+
+    @classmethod
+    def load(cls, path: Path) -> TeacherLogits:
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["logits"], tuple(str(c) for c in d["classes"]), int(d["k"]), int(d["seed"]),
+                       str(d["manifest_sha256"]), str(d["teacher"]))
+
+
+def teacher_summary(teacher_dir: Path) -> dict:
+    """The teacher run's cross-fitting summary (crossfit.json of a --no-final run, else config.json)."""
+    from pocketecg.crossfit import CROSSFIT_SUMMARY
+    from pocketecg.inference import CONFIG_FILE
+
+    for name in (CROSSFIT_SUMMARY, CONFIG_FILE):
+        path = teacher_dir / name
+        if path.is_file():
+            try:
+                summary = json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"{path}: unreadable ({exc.__class__.__name__})") from None
+            if isinstance(summary, dict) and isinstance(summary.get("crossfit"), dict):
+                return summary
+    raise ValueError(f"{teacher_dir}: not a finished cross-fitted run (no {CROSSFIT_SUMMARY} or {CONFIG_FILE} "
+                     "with a 'crossfit' section); train the teacher with --crossfit K [--no-final]")
+
+
+def teacher_logits(teacher_dir: str | Path, cache: PreparedCache, k: int, seed: int,
+                   classes: tuple[str, ...], log=print) -> TeacherLogits:
+    """Run every fold model of a cross-fitted teacher over the cache's train+val windows.
+
+    Refuses a teacher whose folds are not the student's: another cache, K, seed or label set."""
+    from pocketecg.crossfit import OOF_FILE, POOL, record_folds
+    from pocketecg.inference import load_run, window_probabilities
+
+    teacher_dir = Path(teacher_dir)
+    summary = teacher_summary(teacher_dir)
+    if tuple(summary["classes"]) != tuple(classes):
+        raise ValueError(f"{teacher_dir}: the teacher predicts {summary['classes']}, the student {list(classes)}")
+    if summary["crossfit"]["k"] != k:
+        raise ValueError(f"{teacher_dir}: the teacher was cross-fitted with K={summary['crossfit']['k']}, the "
+                         f"student asks for K={k}; distillation needs the same folds (use --crossfit "
+                         f"{summary['crossfit']['k']})")
+    with np.load(teacher_dir / OOF_FILE, allow_pickle=False) as d:
+        teacher_folds = dict(zip(d["records"].tolist(), d["folds"].tolist()))
+    if teacher_folds != record_folds(cache, k, seed):
+        raise ValueError(f"{teacher_dir}: the teacher's folds differ from the student's (another cache or seed); "
+                         "distillation needs the same folds")
+    rows = cache.rows(POOL)
+    windows = np.sort(rows["window"].to_numpy())
+    logits = np.full((k, len(cache.windows), len(classes)), np.nan, np.float32)
+    for i in range(k):
+        fold_dir = teacher_dir / "folds" / f"fold-{i}"
+        model, fold_config = load_run(fold_dir)
+        if fold_config["split_manifest_sha256"] != cache.manifest_sha256:
+            raise ValueError(f"{fold_dir}: trained on another cache (split manifest "
+                             f"{fold_config['split_manifest_sha256'][:12]}, this one {cache.manifest_sha256[:12]})")
+        p = window_probabilities(model, cache.windows[windows]).astype(np.float64)
+        p = np.clip(p, _EPS, 1 - _EPS)
+        logits[i, windows] = np.log(p / (1 - p))
+        log(f"teacher fold {i + 1}/{k} ({fold_config['model']}): logits for {len(windows)} train+val windows")
+    return TeacherLogits(logits, tuple(classes), k, seed, cache.manifest_sha256, str(teacher_dir.resolve()))

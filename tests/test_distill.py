@@ -1,0 +1,119 @@
+"""Distillation: a cross-fitted teacher's logits as soft targets, each fold's from the teacher that never saw it."""
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from pocketecg import labels as L
+from pocketecg.cache import PreparedCache
+from pocketecg.cli import app
+from pocketecg.crossfit import CROSSFIT_SUMMARY, OOF_FILE, POOL
+from pocketecg.distill import TEACHER_LOGITS, TeacherLogits, distillation_loss
+from pocketecg.inference import load_run, window_probabilities
+from pocketecg.train import Selection, TrainConfig, _saved_config_matches, train
+
+from conftest import TINY_MODEL
+
+FAST = ["--epochs", "1", "--batch-size", "8", "--augment", "none", "--model-kwargs", json.dumps(TINY_MODEL)]
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tiny_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("distill") / "teacher"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                      "--no-final", *FAST])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_no_final_stops_at_out_of_fold_predictions(teacher_run):
+    assert (teacher_run / OOF_FILE).is_file() and not (teacher_run / "model.pt").exists()
+    summary = json.loads((teacher_run / CROSSFIT_SUMMARY).read_text())
+    assert summary["crossfit"]["k"] == 3 and len(summary["crossfit"]["folds"]) == 3
+    assert all((teacher_run / "folds" / f"fold-{i}" / "model.pt").is_file() for i in range(3))
+
+
+def test_student_learns_from_the_fold_teacher_that_never_saw_its_held_out_records(teacher_run, tiny_cache, tmp_path):
+    out = tmp_path / "student"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                      "--teacher", str(teacher_run), "--distill-alpha", "0.7",
+                                      "--distill-temperature", "2", *FAST])
+    assert result.exit_code == 0, result.output
+    targets = TeacherLogits.load(out / TEACHER_LOGITS)
+    cache = PreparedCache(tiny_cache)
+    pool_windows = np.sort(cache.rows(POOL)["window"].to_numpy())
+    test_windows = cache.rows("test")["window"].to_numpy()
+    assert np.isfinite(targets.logits[:, pool_windows]).all() and np.isnan(targets.logits[:, test_windows]).all()
+    with np.load(teacher_run / OOF_FILE) as d:
+        teacher_folds = dict(zip(d["records"], d["folds"]))
+    with np.load(out / OOF_FILE) as d:
+        assert dict(zip(d["records"], d["folds"])) == teacher_folds  # the same folds, record by record
+    for i in range(3):  # fold i's targets are teacher fold model i's logits, the model trained without fold i
+        model, _ = load_run(teacher_run / "folds" / f"fold-{i}")
+        p = window_probabilities(model, cache.windows[pool_windows[:5]])
+        np.testing.assert_allclose(1 / (1 + np.exp(-targets.for_fold(i)[pool_windows[:5]])), p, atol=1e-5)
+    np.testing.assert_allclose(targets.ensemble(), targets.logits.mean(axis=0))
+    config = json.loads((out / "config.json").read_text())
+    assert config["crossfit"]["distillation"]["alpha"] == 0.7 and config["train_config"]["distill_temperature"] == 2
+    assert (out / "model.pt").is_file()
+
+
+def test_the_soft_term_is_in_the_loss(tiny_cache, tmp_path):
+    """Same seed, same records: teacher logits change the weights, and so does the mix alpha."""
+    cache = PreparedCache(tiny_cache)
+    classes = L.preset_classes("six")
+    logits = np.random.default_rng(0).normal(0, 3, (len(cache.windows), len(classes))).astype(np.float32)
+    thresholds = dict.fromkeys(classes, 0.5)
+    weights = {}
+    for name, soft, alpha in [("plain", None, 0.5), ("distilled", logits, 0.5), ("teacher-only", logits, 1.0)]:
+        config = TrainConfig(cache=str(tiny_cache), out=str(tmp_path / name), epochs=1, batch_size=8, augment=(),
+                             model_kwargs=TINY_MODEL, distill_alpha=alpha)
+        train(config, log=lambda *_: None, selection=Selection(POOL, POOL, fixed_epochs=1), thresholds=thresholds,
+              soft_targets=soft)
+        weights[name] = torch.load(tmp_path / name / "model.pt", weights_only=True)
+    assert any(not torch.equal(weights["plain"][k], weights["distilled"][k]) for k in weights["plain"])
+    assert any(not torch.equal(weights["distilled"][k], weights["teacher-only"][k]) for k in weights["plain"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--crossfit", "2"], "K=3"),                 # another K: other folds
+    (["--crossfit", "3", "--seed", "1"], "folds differ"),
+    ([], "runs through cross-fitting"),           # the plain protocol has no fold-safe teacher
+])
+def test_teacher_with_other_folds_is_refused(teacher_run, tiny_cache, tmp_path, args, message):
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(tmp_path / "s"),
+                                      "--teacher", str(teacher_run), *args, *FAST])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_teacher_that_is_not_a_crossfit_run_is_refused(tiny_run, tiny_cache, tmp_path):
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(tmp_path / "s"),
+                                      "--crossfit", "3", "--teacher", str(tiny_run), *FAST])
+    assert result.exit_code == 2 and "not a finished cross-fitted run" in result.output, result.output
+
+
+def test_distillation_loss_is_smallest_at_the_teacher_and_scales_with_t_squared():
+    teacher = torch.tensor([[2.0, -1.0, 0.5]])
+    student = teacher.clone().requires_grad_(True)
+    distillation_loss(student, teacher, 2.0).backward()
+    assert student.grad.abs().max() < 1e-6  # the soft term's minimum is the teacher's logits
+    for t in (1.0, 2.0, 4.0):  # T^2 keeps the gradient's scale comparable across temperatures
+        s = torch.zeros(1, 3, requires_grad=True)
+        distillation_loss(s, teacher, t).backward()
+        assert 0.05 < s.grad.abs().sum() < 1.0
+
+
+def test_checkpoints_from_before_a_setting_existed_still_resume(tiny_cache):
+    config = TrainConfig(cache=str(tiny_cache), out="x")
+    saved = asdict(config) | {"augment": list(config.augment)}
+    for key in ("teacher", "distill_alpha", "distill_temperature"):
+        del saved[key]
+    assert _saved_config_matches(saved, config)
+    assert not _saved_config_matches(saved | {"lr": 1.0}, config)
+    with pytest.raises(ValueError, match="alpha"):
+        TrainConfig(cache=str(tiny_cache), out="x", distill_alpha=0)
