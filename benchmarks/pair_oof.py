@@ -16,16 +16,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
-from pocketecg.crossfit import OOF_FILE
+from pocketecg.crossfit import OOF_FILE, OOF_METRICS
 from pocketecg.inference import decide
 from pocketecg.metrics import macro_f1, paired_difference_ci
 
 
 def load(run: Path) -> dict:
     with np.load(run / OOF_FILE, allow_pickle=False) as d:
-        return {k: d[k] for k in ("records", "folds", "y", "p", "thresholds")}
+        run_data = {k: d[k] for k in ("records", "folds", "y", "p", "thresholds")}
+    return run_data | {"macro_auroc": json.loads((run / OOF_METRICS).read_text())["macro_auroc"]}
 
 
 def main() -> None:
@@ -42,8 +42,7 @@ def main() -> None:
             raise SystemExit(f"{name}: other records or folds than {ref_name}; pair only runs with the same folds")
         pred = decide(run["p"], run["thresholds"])
         entry = {"macro_f1": macro_f1(run["y"], pred),
-                 "macro_auroc": float(np.mean([roc_auc_score(run["y"][:, j], run["p"][:, j])
-                                               for j in range(run["y"].shape[1])]))}
+                 "macro_auroc": run["macro_auroc"]}
         if name != ref_name:
             entry["minus_reference"] = paired_difference_ci(run["y"], pred, decide(ref["p"], ref["thresholds"]),
                                                             n=args.bootstrap)

@@ -49,16 +49,16 @@ def record_folds(cache: PreparedCache, k: int, seed: int) -> dict[str, int]:
     return {row.record: folds[row.group] for row in rows.itertuples(index=False)}
 
 
-def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, k: int, classes: tuple[str, ...],
-                            log) -> TeacherLogits:
+def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, fold_of: dict[str, int],
+                            classes: tuple[str, ...], log) -> TeacherLogits:
     """The teacher's logits, computed once per student run and kept in it (`teacher-logits.npz`)."""
-    path = Path(config.out) / TEACHER_LOGITS
+    path, k = Path(config.out) / TEACHER_LOGITS, len(set(fold_of.values()))
     if path.is_file():
         kept = TeacherLogits.load(path)
         if (kept.k, kept.seed, kept.manifest_sha256, kept.classes, kept.teacher) == (
                 k, config.seed, cache.manifest_sha256, tuple(classes), str(Path(config.teacher).resolve())):
             return kept
-    teacher = teacher_logits(config.teacher, cache, k, config.seed, classes, log)
+    teacher = teacher_logits(config.teacher, cache, fold_of, config.seed, classes, log)
     teacher.save(path)
     return teacher
 
@@ -71,7 +71,7 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
     fold_of = record_folds(cache, k, config.seed)
-    teacher = load_or_compute_teacher(config, cache, k, classes, log) if config.teacher else None
+    teacher = load_or_compute_teacher(config, cache, fold_of, classes, log) if config.teacher else None
     records = np.array(sorted(fold_of))
     fold_ids = np.array([fold_of[r] for r in records])
     oof_p = np.full((len(records), len(classes)), np.nan)

@@ -91,15 +91,17 @@ def teacher_summary(teacher_dir: Path) -> dict:
                      "with a 'crossfit' section); train the teacher with --crossfit K [--no-final]")
 
 
-def teacher_logits(teacher_dir: str | Path, cache: PreparedCache, k: int, seed: int,
+def teacher_logits(teacher_dir: str | Path, cache: PreparedCache, student_folds: dict[str, int], seed: int,
                    classes: tuple[str, ...], log=print) -> TeacherLogits:
     """Run every fold model of a cross-fitted teacher over the cache's train+val windows.
 
-    Refuses a teacher whose folds are not the student's: another cache, K, seed or label set."""
-    from pocketecg.crossfit import OOF_FILE, POOL, record_folds
+    `student_folds`: record -> fold of the student's cross-fit. Refuses a teacher whose folds are not
+    the student's: another cache, K, seed or label set."""
+    from pocketecg.crossfit import OOF_FILE, POOL
     from pocketecg.inference import load_run, window_probabilities
 
     teacher_dir = Path(teacher_dir)
+    k = len(set(student_folds.values()))
     summary = teacher_summary(teacher_dir)
     if tuple(summary["classes"]) != tuple(classes):
         raise ValueError(f"{teacher_dir}: the teacher predicts {summary['classes']}, the student {list(classes)}")
@@ -109,7 +111,7 @@ def teacher_logits(teacher_dir: str | Path, cache: PreparedCache, k: int, seed: 
                          f"{summary['crossfit']['k']})")
     with np.load(teacher_dir / OOF_FILE, allow_pickle=False) as d:
         teacher_folds = dict(zip(d["records"].tolist(), d["folds"].tolist()))
-    if teacher_folds != record_folds(cache, k, seed):
+    if teacher_folds != student_folds:
         raise ValueError(f"{teacher_dir}: the teacher's folds differ from the student's (another cache or seed); "
                          "distillation needs the same folds")
     rows = cache.rows(POOL)

@@ -82,9 +82,9 @@ def test_onnx_export_dynamic_batch_and_length_parity(name, tmp_path):
     rng = np.random.default_rng(0)
     for batch, length in [(1, 1000), (3, 7500)]:
         x = rng.standard_normal((batch, 12, length)).astype(np.float32)
-        with torch.no_grad():  # untrained deep nets give logits in the tens: float32 error scales with them
-            scale = max(1.0, float(model(torch.from_numpy(x)).abs().max()))
-        assert max_abs_difference(model, path, x) < 1e-5 * scale + 1e-4
+        with torch.no_grad():  # untrained resnet1d34 gives logits above 100: float32 error scales with them
+            scale = float(model(torch.from_numpy(x)).abs().max())
+        assert max_abs_difference(model, path, x) < max(1e-4, 2e-6 * scale)
 
 
 def test_models_cli_json():
