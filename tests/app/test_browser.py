@@ -189,13 +189,21 @@ def test_can_be_added_to_the_home_screen(app_url, phone):
     assert errors <= {"in-incognito"}, errors  # Playwright's contexts are incognito; nothing else may be missing
 
 
-@pytest.mark.parametrize("profile", ["iPhone SE", "Pixel 7", "320px"])
-def test_no_sideways_panning_and_the_result_explains_itself(browser, app_url, tmp_path, profile):
+NARROW_PHONES = ["iPhone SE", "Pixel 7", "320px"]
+
+
+def profile_context(browser, profile: str, **extra):
+    """A context for one of Playwright's device profiles, or "320px": the narrowest phones in use."""
     p, b = browser
-    url, _ = app_url
     options = {"viewport": {"width": 320, "height": 640}, "device_scale_factor": 2, "is_mobile": True,
                "has_touch": True} if profile == "320px" else p.devices[profile]
-    context = b.new_context(**options)
+    return b.new_context(**options, **extra)
+
+
+@pytest.mark.parametrize("profile", NARROW_PHONES)
+def test_no_sideways_panning_and_the_result_explains_itself(browser, app_url, tmp_path, profile):
+    url, _ = app_url
+    context = profile_context(browser, profile)
     try:
         page, errors = open_app(context, url)
         header = F.write_wfdb(tmp_path, "narrow", F.signal("AF", seconds=12, seed=9))
@@ -212,6 +220,107 @@ def test_no_sideways_panning_and_the_result_explains_itself(browser, app_url, tm
                             " - document.querySelector('#findings').getBoundingClientRect().bottom")
         assert 0 <= gap < 60
         assert "PDF or a photo" in page.inner_text(".open .hint")
+        assert not errors
+    finally:
+        context.close()
+
+
+STRIP_DARK_PIXELS = """canvas => {
+  // dark (trace) pixels per lead strip, right of the calibration pulse: every strip must hold a trace
+  const ctx = canvas.getContext('2d'), scale = canvas.width / parseFloat(canvas.style.width);
+  const pxPerMm = parseFloat(canvas.dataset.pxPerMm), band = 9 * pxPerMm * scale, strip = 22 * pxPerMm * scale;
+  const x0 = Math.ceil(8 * pxPerMm * scale);
+  return Array.from({length: 12}, (_, lead) => {
+    const img = ctx.getImageData(x0, Math.floor(band + lead * strip), canvas.width - x0, Math.floor(strip)).data;
+    let dark = 0;
+    for (let i = 0; i < img.length; i += 4) if (img[i] < 80 && img[i + 1] < 80 && img[i + 2] < 80) dark++;
+    return dark;
+  });
+}"""
+
+
+@pytest.mark.parametrize("profile", NARROW_PHONES)
+def test_portrait_ecg_shows_every_lead_of_the_whole_record(browser, app_url, tmp_path, profile):
+    url, _ = app_url
+    context = profile_context(browser, profile)
+    try:
+        page, errors = open_app(context, url)
+        for seconds in (23, 6):  # a long record and one shorter than the model's 10-s window
+            header = F.write_wfdb(tmp_path, f"portrait{seconds}", F.signal("RBBB", seconds=seconds, seed=4))
+            open_files(page, [header, tmp_path / f"portrait{seconds}.dat"])
+            assert page.is_hidden("#error"), page.inner_text("#error")
+            labels = page.eval_on_selector_all(".lead-label", "ls => ls.map(l => { const r = l.getBoundingClientRect();"
+                                               " return [l.textContent, r.left, r.right, r.height,"
+                                               " parseFloat(getComputedStyle(l).fontSize)]; })")
+            viewport = page.evaluate("() => document.documentElement.clientWidth")
+            assert [label[0] for label in labels] == list(F.STANDARD_LEADS)
+            for name, left, right, height, font_px in labels:
+                assert 0 <= left and right <= viewport and height > 0 and font_px >= 12, (name, left, right, font_px)
+            tops = page.eval_on_selector_all(".lead-label", "ls => ls.map(l => l.getBoundingClientRect().top)")
+            assert all(lower - upper >= 18 for upper, lower in zip(tops, tops[1:]))  # the labels do not overlap
+            # the whole record is drawn (25 mm/s), the paper scrolls inside its box, the page does not pan
+            canvas_css = page.eval_on_selector("#ecg", "c => parseFloat(c.style.width)")
+            px_per_mm = page.eval_on_selector("#ecg", "c => parseFloat(c.dataset.pxPerMm)")
+            assert canvas_css >= seconds * 25 * px_per_mm
+            width = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert width[0] <= width[1]
+            assert min(page.eval_on_selector("#ecg", STRIP_DARK_PIXELS)) > 100  # every lead has a trace
+            caption = page.inner_text("#ecg-caption")
+            assert f"{seconds:.1f} s" in caption and "1 mV calibration pulse" in caption
+        page.click("#zoom-button")  # twice the paper speed in pixels, still the whole record
+        assert page.eval_on_selector("#ecg", "c => parseFloat(c.dataset.pxPerMm)") == 2 * px_per_mm
+        assert min(page.eval_on_selector("#ecg", STRIP_DARK_PIXELS)) > 100
+        assert not errors
+    finally:
+        context.close()
+
+
+def test_window_that_drove_a_finding_is_named(app_url, phone, tmp_path):
+    url, _ = app_url
+    page, _ = open_app(phone, url)
+    header = F.write_wfdb(tmp_path, "windows", F.signal("AF", seconds=31, seed=2))
+    open_files(page, [header, tmp_path / "windows.dat"])
+    last = page.evaluate("() => { const r = window.pocketecg.last; return [r.labels, r.window_starts_s,"
+                         " r.window_probabilities, Object.keys(r.probabilities)]; }")
+    labels, starts, per_window, classes = last
+    assert len(starts) == len(per_window) == 4  # 31 s: windows at 0, 10, 20 and the last 10 s
+    caption = page.inner_text("#ecg-caption")
+    for c in labels:  # named with the start of its most probable window
+        j = classes.index(c)
+        best = int(np.argmax([row[j] for row in per_window]))
+        assert f"{c} {starts[best]:.0f} s" in caption, caption
+
+
+def test_saved_report_holds_the_findings(browser, app_url, tmp_path):
+    from PIL import Image
+
+    url, _ = app_url
+    context = profile_context(browser, "iPhone SE", accept_downloads=True)
+    try:
+        page, errors = open_app(context, url)
+        header = F.write_wfdb(tmp_path, "kept", F.signal("LBBB", seconds=14, seed=5))
+        open_files(page, [header, tmp_path / "kept.dat"])
+        result = page.evaluate("() => { const r = window.pocketecg.last; return [r.labels, r.probabilities]; }")
+        with page.expect_download() as download:
+            page.click("#report-button")
+        assert download.value.suggested_filename == "kept-pocketecg-report.png"
+        saved = tmp_path / "report.png"
+        download.value.save_as(saved)
+        image = Image.open(saved)
+        assert image.size == (1485, 1050)  # landscape A4 at 5 px/mm
+        text = image.text
+        labels, probabilities = result
+        for c in labels:
+            assert c in text["Findings"]
+        if not labels:
+            assert text["Findings"].startswith("no finding")
+        for c, prob in probabilities.items():
+            assert f"{c} {prob:.3f}" in text["Probabilities"]
+        assert "not a medical device" in text["Disclaimer"] and "pocketecg" in text["Software"]
+        assert "kept" in text["Title"] and text["Creation Time"].startswith("20")
+        # the page is mostly ECG paper and trace, not blank: the 12 leads were drawn
+        pixels = np.asarray(image.convert("L"))
+        assert (pixels < 80).mean() > 0.005
         assert not errors
     finally:
         context.close()

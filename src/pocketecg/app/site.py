@@ -18,7 +18,7 @@ VENDOR_DIR = WEB_DIR / "vendor"
 # onnxruntime-web's WASM-only ES module (loader bundled in) and its SIMD runtime; copied from npm by `make web`
 VENDOR_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "dicomParser.min.js")
 PAGE_FILES = ("index.html", "app.js", "style.css", "ecg-parsers.js", "preprocess.js", "onnx-metadata.js",
-              "manifest.webmanifest")
+              "ecg-view.js", "report.js", "manifest.webmanifest")
 MODEL_NAME = "model.onnx"
 ICON_SIZES = (192, 512)
 

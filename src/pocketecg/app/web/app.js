@@ -4,6 +4,8 @@ import * as ort from "./vendor/ort.wasm.bundle.min.mjs";
 import { checkSizes, readFiles, STANDARD_LEADS } from "./ecg-parsers.js";
 import { modelFacts } from "./onnx-metadata.js";
 import { preprocess } from "./preprocess.js";
+import { drawRecord, drivingWindows, renderLeadLabels } from "./ecg-view.js";
+import { reportPng } from "./report.js";
 
 const CLASS_NAMES = {
   SNR: "normal ECG", AF: "atrial fibrillation", IAVB: "first-degree AV block",
@@ -22,7 +24,8 @@ export function notAssessed(classes) {
   return [...missing, ...NOT_ASSESSED_EXAMPLES];
 }
 const $ = (id) => document.getElementById(id);
-const state = { session: null, facts: null, last: null };
+const state = { session: null, facts: null, last: null, pxPerMm: 1.6 };
+const ZOOMS = [1.6, 3.2];  // CSS px per mm: ~10 s across an upright phone, then twice that for detail
 
 async function loadModel() {
   ort.env.wasm.numThreads = 1;  // one thread: no cross-origin isolation needed, and phones share cores poorly
@@ -73,7 +76,8 @@ export async function classify(files) {
   }
   return {
     record: record.name, labels: classes.filter((c) => probabilities[c] >= thresholds[c]), probabilities, thresholds,
-    windows: pre.nWindows, window_starts_s: pre.starts.map((s) => s / settings.fs), seconds: record.seconds,
+    windows: pre.nWindows, window_starts_s: pre.starts.map((s) => s / settings.fs), window_probabilities: probs,
+    window_seconds: settings.window_seconds, seconds: record.seconds,
     fs: record.fs, warnings, inference_ms: ms, preprocessing_ms: t1 - t0, leads: record.leads,
     _windows: pre,
   };
@@ -114,51 +118,19 @@ function render(result, title) {
     + `Inference ${result.inference_ms.toFixed(1)} ms on this device (onnxruntime-web, WASM, 1 thread); `
     + `reading and preprocessing ${result.preprocessing_ms.toFixed(0)} ms.`;
   $("timing").dataset.inferenceMs = String(result.inference_ms);
-  drawEcg($("ecg"), result.leads, result.fs);
+  drawEcgView(result);
 }
 
-// 6 x 2 layout on ECG paper: limb leads 0-5 s left, chest leads 5-10 s right; 25 mm/s, 10 mm/mV.
-function drawEcg(canvas, leads, fs) {
-  const mm = 4;  // pixels per millimetre before device scaling
-  const colSeconds = 5, rowMm = 20, marginMm = 6;
-  const width = (2 * colSeconds * 25 + marginMm) * mm, height = 6 * rowMm * mm;
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = width * dpr;
-  canvas.height = height * dpr;
-  canvas.style.aspectRatio = `${width} / ${height}`;
-  const ctx = canvas.getContext("2d");
-  ctx.scale(dpr, dpr);
-  ctx.fillStyle = "#fff7f7";
-  ctx.fillRect(0, 0, width, height);
-  for (let x = 0, i = 0; x <= width; x += mm, i++) {
-    ctx.strokeStyle = i % 5 ? "#f6d3d3" : "#eba7a7";
-    ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, height); ctx.stroke();
-  }
-  for (let y = 0, i = 0; y <= height; y += mm, i++) {
-    ctx.strokeStyle = i % 5 ? "#f6d3d3" : "#eba7a7";
-    ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(width, y); ctx.stroke();
-  }
-  ctx.lineWidth = 1.2;
-  ctx.font = `${3 * mm}px system-ui`;
-  for (let lead = 0; lead < 12; lead++) {
-    const col = lead < 6 ? 0 : 1, row = lead % 6;
-    const start = Math.round(col * colSeconds * fs), end = Math.min(leads[lead].length, start + Math.round(colSeconds * fs));
-    const x0 = (marginMm + col * colSeconds * 25) * mm, yMid = (row + 0.5) * rowMm * mm;
-    ctx.fillStyle = "#1c1c1c";
-    ctx.fillText(STANDARD_LEADS[lead], x0 - marginMm * mm + (col ? marginMm * mm + 2 : 2), yMid - 6 * mm);
-    if (end <= start) continue;
-    let mean = 0;
-    for (let i = start; i < end; i++) mean += leads[lead][i];
-    mean /= end - start;
-    ctx.strokeStyle = "#1c1c1c";
-    ctx.beginPath();
-    for (let i = start; i < end; i++) {
-      const x = x0 + ((i - start) / fs) * 25 * mm;
-      const y = yMid - (leads[lead][i] - mean) * 10 * mm;
-      if (i === start) ctx.moveTo(x, y); else ctx.lineTo(x, y);
-    }
-    ctx.stroke();
-  }
+function drawEcgView(result) {
+  drawRecord($("ecg"), result, state.pxPerMm);
+  $("ecg").dataset.pxPerMm = String(state.pxPerMm);
+  renderLeadLabels($("lead-labels"), state.pxPerMm);
+  const driving = drivingWindows(result);
+  $("ecg-caption").textContent = `All 12 leads, the whole ${result.seconds.toFixed(1)} s (scroll sideways for more); `
+    + "25 mm/s, 10 mm/mV, the step at each strip's start is a 1 mV calibration pulse. Bars above the leads are the "
+    + `model's ${result.window_seconds}-s windows` + (driving.length
+      ? `; red: the window that drove each finding (${driving.map((d) => `${d.cls} ${d.start_s.toFixed(0)} s`).join(", ")}).`
+      : ".");
 }
 
 // load: an async function giving the record's files (Map name -> ArrayBuffer); its errors are shown too.
@@ -196,6 +168,19 @@ async function tryExample() {
   });
 }
 
+// A one-page PNG of the last result, made here and saved through the browser's download.
+async function saveReport() {
+  const result = state.last;
+  const { blob } = await reportPng(result, state.facts, CLASS_NAMES, notAssessed(Object.keys(result.probabilities)));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = `${result.record.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80)}-pocketecg-report.png`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
 // For benchmarks and tests: time n runs of the model on the last record's windows.
 async function benchmark(n = 50) {
   const pre = state.last._windows;
@@ -226,6 +211,12 @@ $("file-input").addEventListener("change", async (event) => {
   if (event.target.files.length) await openFiles(event.target.files);
   event.target.value = "";  // opening the same file again triggers a new run
 });
+$("zoom-button").addEventListener("click", () => {
+  state.pxPerMm = ZOOMS[(ZOOMS.indexOf(state.pxPerMm) + 1) % ZOOMS.length];
+  $("zoom-button").textContent = state.pxPerMm === ZOOMS[0] ? "Zoom in" : "Zoom out";
+  if (state.last) drawEcgView(state.last);
+});
+$("report-button").addEventListener("click", () => saveReport().catch((e) => showError(`The report could not be made: ${e.message || e}`)));
 $("example-button").addEventListener("click", () => tryExample().catch((e) => showError(e.message)));
 
 window.pocketecg = { ready, classify, benchmark, get last() { return state.last; } };
