@@ -11,7 +11,7 @@ APP    := src/pocketecg/app
 ORT    := $(APP)/node_modules/onnxruntime-web/dist
 VENDOR := $(APP)/web/vendor
 
-.PHONY: demo test venv web web-if-possible serve clean
+.PHONY: demo test venv web web-if-possible examples serve clean
 
 $(BIN)/pocketecg: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ web-if-possible:
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory web; \
 	else echo "npm not found: the phone app's browser tests will be skipped (apt-get install npm)"; fi
 
+# The page's real examples: 7 PTB-XL records (CC BY 4.0) from PhysioNet, checked by SHA-256 (needs internet).
+examples: venv
+	$(BIN)/pocketecg examples
+
 serve: venv web
 	$(BIN)/pocketecg serve
 
@@ -49,4 +53,4 @@ test: venv web-if-possible
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache $(APP)/node_modules $(VENDOR)
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache $(APP)/node_modules $(VENDOR) $(APP)/examples-data

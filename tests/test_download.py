@@ -1,64 +1,25 @@
 """`pocketecg download` against a local HTTP server that serves archives the test makes."""
 
 import hashlib
-import http.server
-import threading
 import zipfile
-from functools import partial
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import ecg_files as F
+from http_files import RangeHandler, serve_folder
 from pocketecg.cli import app
 from pocketecg.data.scan import scan
 from pocketecg.download import DATASETS, Dataset, DownloadError, RemoteFile, download_files
-
-
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files with HTTP Range support; can cut a response short to simulate a dropped link."""
-
-    cut_after: dict[str, int] = {}
-    requests: list[tuple[str, str | None]] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        path = Path(self.translate_path(self.path))
-        self.requests.append((path.name, self.headers.get("Range")))
-        if not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        start = 0
-        if self.headers.get("Range"):
-            start = int(self.headers["Range"].split("=")[1].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        body = data[start:]
-        cut = self.cut_after.pop(path.name, None)
-        self.wfile.write(body[:cut] if cut is not None else body)
-        if cut is not None:
-            self.wfile.flush()
-            self.connection.shutdown(2)
 
 
 @pytest.fixture()
 def server(tmp_path):
     served = tmp_path / "served"
     served.mkdir()
-    RangeHandler.requests = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
+    with serve_folder(served) as url:
+        yield served, url
 
 
 def make_cpsc_archives(served: Path, tmp_path: Path):

@@ -150,6 +150,19 @@ def download(dataset: Annotated[str, typer.Argument(help="cpsc2018 or ptbxl")],
 
 @app.command()
 @user_errors
+def examples(dest: Annotated[Path | None, typer.Option(help="Folder to put them in (default: where `pocketecg "
+                                                       "serve` looks, inside the package).")] = None,
+             mirror: Annotated[str | None, typer.Option(help="Base URL laid out like PTB-XL on PhysioNet "
+                                                        "(records500/00000/...).")] = None):
+    """Download the phone page's real example records (PTB-XL, CC BY 4.0), each checked by SHA-256."""
+    from pocketecg.app.examples import DEFAULT_DIR, download_examples
+
+    folder = download_examples(dest or DEFAULT_DIR, mirror=mirror, log=console.print)
+    print(f"examples ready in {folder}; `pocketecg serve{'' if dest is None else f' --examples {folder}'}` offers them")
+
+
+@app.command()
+@user_errors
 def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg models`).")] = "lite",
           classes: Annotated[str, typer.Option(help="Label preset: six or cpsc9.")] = "six",
           cache: Annotated[Path, typer.Option(help="Prepared cache folder.")] = Path("cache/shared"),
@@ -522,6 +535,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 
           keyfile: Annotated[Path | None, typer.Option(help="TLS private key for --certfile.")] = None,
           write_site: Annotated[Path | None, typer.Option(help="Write the app as a static site into this folder "
                                                           "(for any HTTPS host) and exit.")] = None,
+          examples: Annotated[Path | None, typer.Option(help="Folder of the real examples (`pocketecg examples`); "
+                                                        "default: the package's, else synthetic ones.")] = None,
           upload_timeout: Annotated[float, typer.Option(min=1, help="Seconds an upload to /api/predict may take "
                                                         "in all (then 408).")] = 120.0,
           upload_idle_timeout: Annotated[float, typer.Option(min=1, help="Seconds an upload may send nothing "
@@ -530,7 +545,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 
     from pocketecg.app.site import build_site
 
     if write_site:
-        site = build_site(write_site, model)
+        site = build_site(write_site, model, examples)
         print(f"wrote the app to {site.resolve()}; serve that folder over HTTPS (POST /api/predict needs `pocketecg serve`)")
         return
     from pocketecg.app.server import serve as run_server
@@ -538,7 +553,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 
     scheme = "https" if certfile else "http"
     print(f"pocketecg app on {scheme}://{host}:{port}/  (API: POST /api/predict, docs /api/docs; Ctrl-C stops)")
     run_server(host, port, model, str(certfile) if certfile else None, str(keyfile) if keyfile else None,
-               upload_seconds=upload_timeout, upload_idle_seconds=upload_idle_timeout)
+               upload_seconds=upload_timeout, upload_idle_seconds=upload_idle_timeout, examples=examples)
 
 
 @app.command()

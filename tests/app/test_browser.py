@@ -13,7 +13,7 @@ import pytest
 import ecg_files as F
 from conftest import SHARED_DATA
 from pocketecg.app import site as S
-from pocketecg.app.browser import PHONE, READY, chromium_path, launch, open_app, open_files
+from pocketecg.app.browser import PHONE, READY, RUNS, chromium_path, launch, open_app, open_files
 from pocketecg.data import read_record
 from pocketecg.predict import Predictor
 
@@ -43,7 +43,8 @@ def app_url(tmp_path_factory):
     from pocketecg.app.server import create_app, serving
 
     site = tmp_path_factory.mktemp("site")
-    with serving(create_app(site)) as url:
+    # the synthetic examples, whether or not this checkout has run `make examples`
+    with serving(create_app(site, examples=site / "no-real-examples")) as url:
         yield url, site
 
 
@@ -219,7 +220,7 @@ def test_no_sideways_panning_and_the_result_explains_itself(browser, app_url, tm
         gap = page.evaluate("() => document.querySelector('.disclaimer-short').getBoundingClientRect().top"
                             " - document.querySelector('#findings').getBoundingClientRect().bottom")
         assert 0 <= gap < 60
-        assert "PDF or a photo" in page.inner_text(".open .hint")
+        assert "PDF or a photo" in page.inner_text("#open-hint")
         assert not errors
     finally:
         context.close()
@@ -322,5 +323,40 @@ def test_saved_report_holds_the_findings(browser, app_url, tmp_path):
         pixels = np.asarray(image.convert("L"))
         assert (pixels < 80).mean() > 0.005
         assert not errors
+    finally:
+        context.close()
+
+
+def test_real_examples_classify_as_documented(browser, shared_data, tmp_path):
+    """Real data: the PTB-XL examples, downloaded from a local mirror of ../shared/data/ptbxl."""
+    from http_files import serve_folder
+    from pocketecg.app.examples import download_examples, load_manifest
+    from pocketecg.app.server import create_app, serving
+
+    if _unavailable():
+        pytest.skip(_unavailable())
+    with serve_folder(shared_data / "ptbxl") as mirror:
+        real = download_examples(tmp_path / "examples", mirror=mirror, log=lambda *_: None)
+    manifest = load_manifest()
+    p, b = browser
+    context = b.new_context(**p.devices[PHONE])
+    try:
+        with serving(create_app(tmp_path / "site", examples=real)) as url:
+            page, errors = open_app(context, url)
+            assert "PTB-XL" in page.inner_text("#example-credit") and "CC BY 4.0" in page.inner_text("#example-credit")
+            options = page.eval_on_selector_all("#example-select option", "os => os.map(o => o.textContent)")
+            assert len(options) == len(manifest["examples"])
+            for i, example in enumerate(manifest["examples"]):
+                page.select_option("#example-select", str(i))
+                before = page.evaluate(RUNS)
+                page.click("#example-button")
+                page.wait_for_function(f"{RUNS} > {before}", timeout=60_000)
+                assert page.is_hidden("#error"), page.inner_text("#error")
+                labels = page.evaluate("() => window.pocketecg.last.labels")
+                assert labels == example["findings"], (example["id"], labels)
+                assert example["id"] in page.inner_text("#record-name")
+                note = page.inner_text("#example-note")
+                assert all(code in note for code in example["cardiologists"])
+            assert not errors
     finally:
         context.close()

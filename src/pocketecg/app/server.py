@@ -158,10 +158,11 @@ def _peer(request: Request) -> str:
 
 def create_app(site_dir: str | Path, model: str | Path | None = None,
                max_upload_bytes: int = MAX_UPLOAD_BYTES, upload_seconds: float = UPLOAD_SECONDS,
-               upload_idle_seconds: float = UPLOAD_IDLE_SECONDS, compress: bool = True) -> FastAPI:
+               upload_idle_seconds: float = UPLOAD_IDLE_SECONDS, compress: bool = True,
+               examples: str | Path | None = None) -> FastAPI:
     """The app: the static site built into `site_dir` plus the API. The upload limits are per request;
     `compress=False` sends every file as stored (only to measure what compression saves)."""
-    site = build_site(site_dir, model)
+    site = build_site(site_dir, model, examples)
     predictor = Predictor.from_onnx(site / MODEL_NAME)
     model_name = read_metadata(site / MODEL_NAME).get("model", "model")
     api = FastAPI(title="pocketecg", version=_version(), docs_url="/api/docs", openapi_url="/api/openapi.json")
@@ -271,11 +272,12 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout: float
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model: str | Path | None = None,
           certfile: str | None = None, keyfile: str | None = None, upload_seconds: float = UPLOAD_SECONDS,
-          upload_idle_seconds: float = UPLOAD_IDLE_SECONDS) -> None:
+          upload_idle_seconds: float = UPLOAD_IDLE_SECONDS, examples: str | Path | None = None) -> None:
     import uvicorn
 
     with tempfile.TemporaryDirectory(prefix="pocketecg-site-") as site:
-        app = create_app(site, model, upload_seconds=upload_seconds, upload_idle_seconds=upload_idle_seconds)
+        app = create_app(site, model, upload_seconds=upload_seconds, upload_idle_seconds=upload_idle_seconds,
+                         examples=examples)
         uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="info",
                     log_config=log_config())
 

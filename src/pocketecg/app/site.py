@@ -70,19 +70,34 @@ def icon_png(size: int) -> bytes:
     return buf.getvalue()
 
 
-def write_examples(folder: Path) -> list[dict]:
-    """The demo's synthetic records (one per class) as WFDB pairs, and their index for the page."""
+def write_examples(folder: Path, real: Path | None = None) -> list[dict]:
+    """The page's examples and their index: the real PTB-XL records of examples.json when `real` holds
+    them all (checked against their SHA-256), else the demo's synthetic records (one per class)."""
+    from pocketecg.app.examples import load_manifest, missing_examples
     from pocketecg.demo import synthetic_examples
 
+    folder.mkdir(parents=True, exist_ok=True)
     index = []
-    for header, title in synthetic_examples(folder):
-        index.append({"title": title, "files": [header.name, header.with_suffix(".dat").name]})
+    if real is not None and real.is_dir() and not missing_examples(real):
+        manifest = load_manifest()
+        for e in manifest["examples"]:
+            for f in e["files"]:
+                shutil.copyfile(real / f["name"], folder / f["name"])
+            index.append({"title": f"PTB-XL {e['id']}: {e['shows']}", "files": [f["name"] for f in e["files"]],
+                          "real": True, "findings": e["findings"], "cardiologists": e["cardiologists"],
+                          "credit": manifest["source"]["credit"]})
+    else:
+        for header, title in synthetic_examples(folder):
+            index.append({"title": title, "files": [header.name, header.with_suffix(".dat").name], "real": False})
     (folder / "index.json").write_text(json.dumps(index, indent=1))
     return index
 
 
-def build_site(out: str | Path, model: str | Path | None = None) -> Path:
-    """Write the complete app into `out` (created or refreshed) and return it."""
+def build_site(out: str | Path, model: str | Path | None = None, examples: str | Path | None = None) -> Path:
+    """Write the complete app into `out` (created or refreshed) and return it. `examples`: the folder
+    `pocketecg examples` downloaded into (default: where `make examples` puts them)."""
+    from pocketecg.app.examples import DEFAULT_DIR
+
     missing = vendor_missing()
     if missing:
         raise SiteError(f"the page's runtime (onnxruntime-web, dicom-parser) is not installed in {VENDOR_DIR} "
@@ -104,7 +119,10 @@ def build_site(out: str | Path, model: str | Path | None = None) -> Path:
     (out / "icons").mkdir(exist_ok=True)
     for size in ICON_SIZES:
         (out / "icons" / f"icon-{size}.png").write_bytes(icon_png(size))
-    examples = write_examples(out / "examples")
+    examples_dir = out / "examples"
+    if examples_dir.is_dir():
+        shutil.rmtree(examples_dir)  # a rebuild with other examples must not keep the old ones
+    examples = write_examples(examples_dir, Path(examples) if examples is not None else DEFAULT_DIR)
 
     precache = ["./", *PAGE_FILES, *(f"vendor/{n}" for n in VENDOR_FILES), MODEL_NAME,
                 *(f"icons/icon-{s}.png" for s in ICON_SIZES), "examples/index.json",

@@ -24,7 +24,7 @@ export function notAssessed(classes) {
   return [...missing, ...NOT_ASSESSED_EXAMPLES];
 }
 const $ = (id) => document.getElementById(id);
-const state = { session: null, facts: null, last: null, pxPerMm: 1.6 };
+const state = { session: null, facts: null, last: null, pxPerMm: 1.6, examples: [] };
 const ZOOMS = [1.6, 3.2];  // CSS px per mm: ~10 s across an upright phone, then twice that for detail
 
 async function loadModel() {
@@ -91,6 +91,7 @@ function showError(message) {
 
 function render(result, title) {
   $("error").hidden = true;
+  $("example-note").hidden = true;
   $("result").hidden = false;
   $("record-name").textContent = title;
   const found = result.labels.map((c) => `${c} (${CLASS_NAMES[c] ?? c})`);
@@ -158,14 +159,30 @@ async function openFiles(fileList) {
   });
 }
 
+// The examples the site was built with (real PTB-XL records after `make examples`, else synthetic ones).
+async function loadExamples() {
+  state.examples = await (await fetch("examples/index.json")).json();
+  const select = $("example-select");
+  select.replaceChildren(...state.examples.map((e, i) => Object.assign(document.createElement("option"),
+    { value: String(i), textContent: e.title })));
+  const credit = state.examples.find((e) => e.credit)?.credit;
+  $("example-credit").textContent = credit ? `Examples: ${credit}`
+    : "These examples are synthetic (drawn by pocketecg.synth), not real ECGs.";
+  select.disabled = false;
+}
+
 async function tryExample() {
-  const index = await (await fetch("examples/index.json")).json();
-  const example = index[Math.floor(Math.random() * index.length)];
-  await run(`${example.files[0].replace(/\.hea$/, "")}: ${example.title}`, async () => {
+  const example = state.examples[Number($("example-select").value)];
+  await run(example.title, async () => {
     const files = new Map();
     for (const name of example.files) files.set(name, await (await fetch(`examples/${name}`)).arrayBuffer());
     return files;
   });
+  if (example.real) {
+    $("example-note").textContent = `Real record from PTB-XL (CC BY 4.0). The cardiologists' statements: `
+      + `${example.cardiologists.join(", ")}. Compare them with the model's findings above.`;
+    $("example-note").hidden = false;
+  }
 }
 
 // A one-page PNG of the last result, made here and saved through the browser's download.
@@ -191,7 +208,7 @@ async function benchmark(n = 50) {
 
 const ready = (async () => {
   try {
-    await loadModel();
+    await Promise.all([loadModel(), loadExamples()]);
     $("status").textContent = "Ready. Open a 12-lead ECG.";
     $("example-button").disabled = false;
     // registered only now: its precache then finds the runtime and model in the HTTP cache (a 304 at most)

@@ -1,0 +1,68 @@
+"""Write src/pocketecg/app/examples.json: the phone page's real examples and what the shipped model says.
+
+    python benchmarks/pick_examples.py ../shared/data/ptbxl
+
+The records were chosen by hand from PTB-XL's validation and test folds (strat_fold 9/10, never trained
+on): per class one the shipped model finds, and one it misses, so a first tap shows both what the model
+does and that it can be wrong. This script re-reads them from a local PTB-XL copy (sizes, SHA-256, the
+cardiologists' statements) and re-runs the shipped model, so after a new model ships the page's
+"the model says" stays true (tests/app/test_examples.py checks it).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import sys
+from pathlib import Path
+
+from pocketecg.app.examples import MANIFEST
+from pocketecg.download import sha256_of
+from pocketecg.inference import SHIPPED_DIR
+from pocketecg.predict import Predictor
+
+PICKED = [  # (ecg_id, what it shows)
+    (9, "a normal ECG"),
+    (152, "atrial fibrillation"),
+    (234, "first-degree AV block (with an old anterior infarction, which the model does not assess)"),
+    (180, "left bundle branch block"),
+    (195, "right bundle branch block"),
+    (271, "ST depression"),
+    (347, "a miss: the cardiologists' first-degree AV block (prolonged PR) that the model does not find"),
+]
+SOURCE = {
+    "dataset": "PTB-XL 1.0.3",
+    "url": "https://physionet.org/files/ptb-xl/1.0.3/",
+    "licence": "CC BY 4.0",
+    "credit": "Wagner P, Strodthoff N, Bousseljot R-D, et al. PTB-XL, a large publicly available "
+              "electrocardiography dataset. Scientific Data 7, 154 (2020); PhysioNet, CC BY 4.0.",
+}
+
+
+def main(ptbxl: Path) -> None:
+    rows = {int(float(r["ecg_id"])): r for r in csv.DictReader(open(ptbxl / "ptbxl_database.csv"))}
+    predictor = Predictor.shipped()
+    examples = []
+    for ecg_id, shows in PICKED:
+        rel = f"records500/{ecg_id // 1000 * 1000:05d}/{ecg_id:05d}_hr"
+        prediction = predictor.predict_file(ptbxl / f"{rel}.hea")
+        row = rows[ecg_id]
+        examples.append({
+            "id": f"{ecg_id:05d}_hr", "path": rel, "strat_fold": int(row["strat_fold"]), "shows": shows,
+            "cardiologists": sorted(ast.literal_eval(row["scp_codes"])),
+            "findings": prediction.labels,
+            "probabilities": {c: round(p, 3) for c, p in prediction.probabilities.items()},
+            "files": [{"name": f"{ecg_id:05d}_hr.{ext}", "size": (ptbxl / f"{rel}.{ext}").stat().st_size,
+                       "sha256": sha256_of(ptbxl / f"{rel}.{ext}")} for ext in ("hea", "dat")],
+        })
+        print(f"{rel}: {shows}; model finds {', '.join(prediction.labels) or 'nothing'}")
+    model = {"name": json.loads((SHIPPED_DIR / "config.json").read_text())["model"],
+             "model_onnx_sha256": sha256_of(SHIPPED_DIR / "model.onnx")}
+    MANIFEST.write_text(json.dumps({"source": SOURCE, "shipped_model": model, "examples": examples},
+                                   indent=1) + "\n")
+    print(f"wrote {MANIFEST}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
