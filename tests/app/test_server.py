@@ -1,6 +1,7 @@
 """`pocketecg serve`: the site it builds and POST /api/predict, for good and bad uploads (no browser needed)."""
 
 import contextlib
+import hashlib
 import json
 
 import pytest
@@ -357,3 +358,46 @@ def test_big_site_files_go_out_gzipped_and_decode_to_the_same_bytes(site_and_cli
     assert "content-encoding" not in plain.headers and plain.content == original
     api = client.get("/api/model", headers={"Accept-Encoding": "gzip"})
     assert api.status_code == 200 and api.json()["classes"]
+
+
+def test_brotli_first_when_the_client_accepts_it(site_and_client):
+    import brotli
+
+    site, client = site_and_client
+    wasm = "vendor/ort-wasm-simd-threaded.wasm"
+    original = (site / wasm).read_bytes()
+    r = client.get(f"/{wasm}", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})  # what chromium sends
+    assert r.status_code == 200 and r.headers["content-encoding"] == "br" and r.content == original
+    assert r.num_bytes_downloaded == (site / f"{wasm}.br").stat().st_size < 0.2 * len(original)
+    assert brotli.decompress((site / f"{wasm}.br").read_bytes()) == original
+    assert r.headers["content-type"] == "application/wasm" and r.headers["vary"] == "Accept-Encoding"
+    refused = client.get(f"/{wasm}", headers={"Accept-Encoding": "gzip, br;q=0"})
+    assert refused.headers["content-encoding"] == "gzip" and refused.content == original
+    # revalidation of the compressed copy is a 304, as for any file
+    again = client.get(f"/{wasm}", headers={"Accept-Encoding": "br", "If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_accept_encoding_parsing():
+    from pocketecg.app.server import accepted_encodings
+
+    assert accepted_encodings("gzip, deflate, br, zstd") == {"gzip", "deflate", "br", "zstd"}
+    assert accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
+    assert accepted_encodings("") == set() and accepted_encodings("br;q=x") == set()
+
+
+def test_big_files_are_brotli_compressed_once_per_content(tmp_path, monkeypatch):
+    import brotli
+
+    site = S
+    monkeypatch.setattr(site, "BROTLI_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(site, "BROTLI_CACHE_MIN_BYTES", 1000)
+    data = bytes(range(256)) * 40
+    first = site.brotli_bytes(data)
+    assert brotli.decompress(first) == data
+    (cached,) = (tmp_path / "cache").iterdir()
+    assert cached.name == f"{hashlib.sha256(data).hexdigest()}.br"
+    cached.write_bytes(brotli.compress(b"marker"))  # a second call reads the cache instead of compressing
+    assert brotli.decompress(site.brotli_bytes(data)) == b"marker"
+    assert brotli.decompress(site.brotli_bytes(data[:500])) == data[:500]  # small: never cached
+    assert len(list((tmp_path / "cache").iterdir())) == 1

@@ -27,13 +27,58 @@ const $ = (id) => document.getElementById(id);
 const state = { session: null, facts: null, last: null, pxPerMm: 1.6, examples: [] };
 const ZOOMS = [1.6, 3.2];  // CSS px per mm: ~10 s across an upright phone, then twice that for detail
 
+const RUNTIME_WASM = "vendor/ort-wasm-simd-threaded.wasm";
+
+// url -> ArrayBuffer, reporting each chunk's bytes as it arrives (decoded bytes: when the server sends the file
+// brotli- or gzip-compressed, Content-Length is the compressed size, so the total comes from files.json)
+async function fetchWithProgress(url, onBytes) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
+  if (!response.body) {
+    const whole = await response.arrayBuffer();
+    onBytes(whole.byteLength);
+    return whole;
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.byteLength;
+    onBytes(value.byteLength);
+  }
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) { whole.set(chunk, offset); offset += chunk.byteLength; }
+  return whole.buffer;
+}
+
+function showLoadProgress(received, total) {
+  const bar = $("load-progress");
+  if (total > 0) {
+    const fraction = Math.min(received / total, 1);
+    bar.value = fraction;
+    $("status").textContent = `Loading the model and its runtime… ${Math.round(100 * fraction)} %`;
+  } else {
+    bar.removeAttribute("value");  // indeterminate: the sizes are not known
+    $("status").textContent = `Loading the model and its runtime… ${(received / 1e6).toFixed(1)} MB`;
+  }
+}
+
 async function loadModel() {
   ort.env.wasm.numThreads = 1;  // one thread: no cross-origin isolation needed, and phones share cores poorly
-  // the loader is bundled into the module; only the .wasm binary is fetched, from our own vendor/ folder
-  ort.env.wasm.wasmPaths = { wasm: new URL("vendor/ort-wasm-simd-threaded.wasm", document.baseURI).href };
-  const response = await fetch("model.onnx");
-  if (!response.ok) throw new Error(`model.onnx could not be loaded (HTTP ${response.status})`);
-  const buffer = await response.arrayBuffer();
+  // sizes of the files as stored, for an honest progress bar; without them the bar is indeterminate
+  const sizes = await fetch("files.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  const total = (sizes["model.onnx"] ?? 0) + (sizes[RUNTIME_WASM] ?? 0);
+  let received = 0;
+  const tick = (n) => { received += n; showLoadProgress(received, total); };
+  // the model and the runtime (the 14 MB .wasm the bundled loader would otherwise fetch only once the
+  // session is created, after the model) download side by side
+  const [buffer, runtime] = await Promise.all([fetchWithProgress("model.onnx", tick), fetchWithProgress(RUNTIME_WASM, tick)]);
+  ort.env.wasm.wasmBinary = runtime;
+  $("load-progress").hidden = true;
   state.facts = modelFacts(buffer);
   if (state.facts.aggregation !== "mean") throw new Error(`unsupported window aggregation '${state.facts.aggregation}'`);
   state.session = await ort.InferenceSession.create(buffer, { executionProviders: ["wasm"] });
@@ -219,6 +264,7 @@ const ready = (async () => {
   } catch (e) {
     showError(`The model could not be loaded: ${e.message || e}`);
     $("status").textContent = "Not ready.";
+    $("load-progress").hidden = true;
     throw e;
   }
 })();
