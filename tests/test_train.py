@@ -60,6 +60,28 @@ def test_resumed_run_equals_uninterrupted_run(tiny_cache, tmp_path):
     assert ha["val_macro_f1"].tolist() == hb["val_macro_f1"].tolist()
 
 
+def test_ema_weights_are_scored_and_saved_and_resume_exactly(tiny_cache, tmp_path):
+    """With --ema-decay the kept model is the moving average (not the last raw weights), and a killed EMA
+    run resumes to the same weights; label smoothing changes what is learnt."""
+    config = tiny_config(tiny_cache, tmp_path / "ema", ema_decay=0.9)
+    train(config, log=quiet, stop_after_epochs=1)
+    raw_after_1 = torch.load(tmp_path / "ema" / "checkpoint.pt", weights_only=True)
+    assert raw_after_1["ema"] is not None
+    ema_after_1 = {k.removeprefix("module."): v for k, v in raw_after_1["ema"].items() if k.startswith("module.")}
+    differs = [k for k, v in raw_after_1["model"].items() if v.is_floating_point() and not torch.equal(v, ema_after_1[k])]
+    assert differs, "the EMA copy equals the raw weights"
+    train(config, resume=True, log=quiet)
+    full = train(tiny_config(tiny_cache, tmp_path / "ema-full", ema_decay=0.9), log=quiet)
+    a = torch.load(full / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "ema" / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    plain = torch.load(train(tiny_config(tiny_cache, tmp_path / "plain"), log=quiet) / "model.pt", weights_only=True)
+    assert any(not torch.equal(a[k], plain[k]) for k in a if a[k].is_floating_point())
+    smooth = torch.load(train(tiny_config(tiny_cache, tmp_path / "smooth", label_smoothing=0.1), log=quiet)
+                        / "model.pt", weights_only=True)
+    assert any(not torch.equal(smooth[k], plain[k]) for k in plain if plain[k].is_floating_point())
+
+
 def test_training_never_reads_the_test_split(tiny_cache, tmp_path):
     """By construction: scramble every test window and flip every test label; nothing may change."""
     poisoned = tmp_path / "poisoned"

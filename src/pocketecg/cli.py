@@ -192,7 +192,11 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                                                       "fold-i model, the final model from all of them.")] = None,
           distill_alpha: Annotated[float, typer.Option(help="Weight of the teacher's soft targets in the loss "
                                                        "(0-1].")] = 0.5,
-          distill_temperature: Annotated[float, typer.Option(help="Distillation temperature.")] = 2.0):
+          distill_temperature: Annotated[float, typer.Option(help="Distillation temperature.")] = 2.0,
+          ema_decay: Annotated[float, typer.Option(help="Keep an exponential moving average of the weights with "
+                                                   "this decay per step and score/save it (0: off).")] = 0.0,
+          label_smoothing: Annotated[float, typer.Option(help="Smooth the hard targets: y -> y(1-e) + e/2 "
+                                                         "(0: off).")] = 0.0):
     """Train a model; epochs and thresholds are chosen on validation data only (never the test split)."""
     from pocketecg.train import TrainConfig
     from pocketecg.train import train as run_train
@@ -202,7 +206,8 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs),
                          teacher=str(teacher) if teacher else None, distill_alpha=distill_alpha,
-                         distill_temperature=distill_temperature)
+                         distill_temperature=distill_temperature, ema_decay=ema_decay,
+                         label_smoothing=label_smoothing)
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process checks (and may clear) --out
         _claim_run_directory(Path(config.out), resume, overwrite)

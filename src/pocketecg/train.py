@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pocketecg import __version__
 from pocketecg import labels as L
@@ -69,6 +70,11 @@ class TrainConfig:
     teacher: str | None = None
     distill_alpha: float = 0.5
     distill_temperature: float = 2.0
+    # cheap regularisers from the small-ECG-model literature, off unless the out-of-fold scores keep them:
+    # an exponential moving average of the weights (evaluated and saved instead of the raw weights) and
+    # label smoothing of the hard targets (y -> y (1 - e) + e / 2)
+    ema_decay: float = 0.0
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         L.preset_classes(self.classes)
@@ -80,6 +86,8 @@ class TrainConfig:
         self.augment = tuple(self.augment)
         if not 0 < self.distill_alpha <= 1 or self.distill_temperature <= 0:
             raise ValueError("distillation needs 0 < alpha <= 1 and a temperature > 0")
+        if not 0 <= self.ema_decay < 1 or not 0 <= self.label_smoothing < 1:
+            raise ValueError("ema_decay and label_smoothing must be in [0, 1)")
 
 
 def _saved_config_matches(saved: dict, config: TrainConfig) -> bool:
@@ -268,6 +276,10 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     if world > 1:
         model = DistributedDataParallel(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # EMA of the weights and of BN's running statistics; the copy, not the raw model, is scored and kept
+    ema = (AveragedModel(unwrap(model), multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+           if config.ema_decay else None)
+    scored = (lambda: ema.module) if ema is not None else (lambda: unwrap(model))
     loss_fn = make_loss(config.loss, train_set.targets, device)
     steps_per_epoch = len(epoch_batches(len(train_set), config.batch_size, config.seed, 0, rank, world))
     total_steps = steps_per_epoch * config.epochs
@@ -281,6 +293,8 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
             raise ValueError(f"{ckpt_path}: was made with other settings; resume with the same ones or use a new --out")
         unwrap(model).load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if ema is not None:
+            ema.load_state_dict(ckpt["ema"])
         start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
         log(f"resuming {out} after epoch {start_epoch}")
 
@@ -313,7 +327,10 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                 x = apply_augmentations(x.to(device), config.augment, g, cache.settings.fs)
                 with amp:
                     logits = model(x).float()
-                    loss = loss_fn(logits, y.to(device))
+                    y = y.to(device)
+                    if config.label_smoothing:
+                        y = y * (1 - config.label_smoothing) + config.label_smoothing / 2
+                    loss = loss_fn(logits, y)
                     if soft_targets is not None:
                         alpha = config.distill_alpha
                         loss = (1 - alpha) * loss + alpha * distillation_loss(logits, teacher.to(device),
@@ -322,6 +339,8 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
+                if ema is not None:
+                    ema.update_parameters(unwrap(model))
                 losses.append(loss.item())
                 bar.update(task, advance=1, loss=float(np.mean(losses)))
             train_seconds = time.perf_counter() - t0
@@ -329,11 +348,11 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
             score = float("nan")
             if rank == 0:
                 if val_set is not None:
-                    _, y_val, p_val = record_probabilities(unwrap(model), val_set, device)
+                    _, y_val, p_val = record_probabilities(scored(), val_set, device)
                     score = macro_f1(y_val, p_val >= choose_thresholds(y_val, p_val))
                 if val_set is None or score > best["score"]:  # without validation: the last epoch
                     best = {"score": score, "epoch": epoch, "bad_epochs": 0,
-                            "state": {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}}
+                            "state": {k: v.detach().cpu().clone() for k, v in scored().state_dict().items()}}
                 else:
                     best["bad_epochs"] += 1
                 row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_macro_f1": score,
@@ -344,7 +363,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                 log(f"epoch {epoch + 1:3d}/{last_epoch}  loss {row['train_loss']:.4f}  val macro-F1 {score:.4f}"
                     f"  {row['epoch_seconds']:.1f} s" + ("  *" if best["epoch"] == epoch else ""))
                 save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
-                                epoch=epoch, history=history, best=best,
+                                ema=None if ema is None else ema.state_dict(), epoch=epoch, history=history, best=best,
                                 config=asdict(config) | {"augment": list(config.augment)})
             stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world, device)
             if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
