@@ -39,9 +39,11 @@ def test_shipped_model_facts():
     assert config["int8_export"]["label_agreement"] >= 0.99
     # thresholds from cross-fitting: K, the folds and the out-of-fold metrics are recorded
     crossfit = config["crossfit"]
-    assert crossfit["k"] == 5 and len(crossfit["folds"]) == 5
+    assert crossfit["k"] == len(crossfit["folds"]) >= 3
     assert sum(f["records"] for f in crossfit["folds"]) > 2000 and 0 < crossfit["oof_macro_f1"] <= 1
-    assert config["thresholds_from"].startswith("out-of-fold predictions of 5-fold cross-fitting")
+    assert config["thresholds_from"] == f"out-of-fold predictions of {crossfit['k']}-fold cross-fitting over train+val"
+    # distilled from cross-fitted teachers: which run, with what mix and temperature
+    assert crossfit["distillation"]["alpha"] == config["train_config"]["distill_alpha"]
     # provenance without this machine's paths
     assert "/work/" not in json.dumps(config) and not any(
         isinstance(v, str) and v.startswith("/") for v in _leaves(config))
