@@ -360,3 +360,32 @@ def test_real_examples_classify_as_documented(browser, shared_data, tmp_path):
             assert not errors
     finally:
         context.close()
+
+
+FIRST_VISIT_GOAL_BYTES = 5_000_000  # the issue's goal for everything a phone downloads on its first visit
+
+
+def test_first_visit_is_under_the_goal_and_shows_its_progress(browser, tmp_path):
+    """The real served site (precompressed copies, the shipped model): bytes the server sent, the service
+    worker's precache included, and what the page showed while it loaded."""
+    from pocketecg.app.browser import CountBytes, first_visit
+    from pocketecg.app.server import create_app, serving
+
+    p, b = browser
+    counter = CountBytes(create_app(tmp_path / "site", examples=tmp_path / "no-real-examples"))
+    with serving(counter) as url:
+        seen = first_visit(b, p, url, counter)
+    sent = seen["sent_bytes"]
+    assert 0 < sent < FIRST_VISIT_GOAL_BYTES, f"{sent:,} bytes on the first visit: {seen['largest_bytes']}"
+    # nothing was downloaded twice: the runtime and the model went over the wire once, compressed
+    runtime = seen["largest_bytes"]["/vendor/ort-wasm-simd-threaded.wasm"]
+    assert runtime < 0.4 * (S.VENDOR_DIR / "ort-wasm-simd-threaded.wasm").stat().st_size
+    # progress in per cent while loading, the bar hidden once ready
+    percents = [int(s["text"].split("…")[1].strip(" %")) for s in seen["statuses"] if s["text"].endswith("%")]
+    assert percents and percents == sorted(percents) and percents[-1] == 100, seen["statuses"]
+    assert any(s["bar"] for s in seen["statuses"] if s["text"].endswith("%"))
+    assert seen["statuses"][-1]["text"].startswith("Ready") and seen["statuses"][-1]["bar"] is False
+    # side by side: the runtime's request started before the model had arrived
+    (model_start, model_end), (wasm_start, _) = (seen["timings_ms"][k] for k in
+                                                 ("/model.onnx", "/vendor/ort-wasm-simd-threaded.wasm"))
+    assert wasm_start < model_end, seen["timings_ms"]
