@@ -50,13 +50,13 @@ def main() -> None:
     ref_name, ref = next(iter(runs.items()))
     report = {"records": int(len(ref["records"])), "reference": ref_name, "runs": {}}
     groups = source_groups(args.cache, ref["records"]) if args.cache else None
+    ref_pred = decide(ref["p"], ref["thresholds"])
     for name, run in runs.items():
         if not (np.array_equal(run["records"], ref["records"]) and np.array_equal(run["folds"], ref["folds"])):
             raise SystemExit(f"{name}: other records or folds than {ref_name}; pair only runs with the same folds")
         pred = decide(run["p"], run["thresholds"])
         entry = {"macro_f1": macro_f1(run["y"], pred),
                  "macro_auroc": run["macro_auroc"]}
-        ref_pred = decide(ref["p"], ref["thresholds"])
         if name != ref_name:
             entry["minus_reference"] = paired_difference_ci(run["y"], pred, ref_pred, n=args.bootstrap)
         for group in ([] if groups is None else sorted(set(groups))):

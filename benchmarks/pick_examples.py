@@ -27,7 +27,8 @@ PICKED = [  # (ecg_id, what it shows)
     (9, "a normal ECG"),
     (152, "atrial fibrillation"),
     (234, "first-degree AV block (with an old anterior infarction, which the model does not assess)"),
-    (180, "left bundle branch block (the model also flags a first-degree AV block the cardiologists did not report)"),
+    (180, "left bundle branch block (the model also flags a first-degree AV block the cardiologists did not "
+          "report)"),
     (195, "right bundle branch block"),
     (425, "ST depression (with an old inferoposterior infarction and LVH, which the model does not assess)"),
     (347, "a miss: the cardiologists' first-degree AV block (prolonged PR) that the model does not find"),

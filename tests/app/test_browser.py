@@ -15,6 +15,7 @@ from conftest import SHARED_DATA
 from pocketecg.app import site as S
 from pocketecg.app.browser import PHONE, READY, RUNS, chromium_path, launch, open_app, open_files
 from pocketecg.data import read_record
+from pocketecg.inference import SHIPPED_DIR
 from pocketecg.predict import Predictor
 
 REQUIRED = os.environ.get("POCKETECG_REQUIRE_BROWSER") == "1"
@@ -377,9 +378,11 @@ def test_first_visit_is_under_the_goal_and_shows_its_progress(browser, tmp_path)
         seen = first_visit(b, p, url, counter)
     sent = seen["sent_bytes"]
     assert 0 < sent < FIRST_VISIT_GOAL_BYTES, f"{sent:,} bytes on the first visit: {seen['largest_bytes']}"
-    # nothing was downloaded twice: the runtime and the model went over the wire once, compressed
-    runtime = seen["largest_bytes"]["/vendor/ort-wasm-simd-threaded.wasm"]
-    assert runtime < 0.4 * (S.VENDOR_DIR / "ort-wasm-simd-threaded.wasm").stat().st_size
+    # nothing was downloaded twice: the runtime and the model went over the wire once, compressed (brotli is
+    # 17 % of the runtime, gzip 26 %: twice either way is over 30 %; twice the model is over its stored size)
+    runtime, model = (seen["largest_bytes"][k] for k in ("/vendor/ort-wasm-simd-threaded.wasm", "/model.onnx"))
+    assert runtime < 0.3 * (S.VENDOR_DIR / "ort-wasm-simd-threaded.wasm").stat().st_size
+    assert model < (SHIPPED_DIR / "model.onnx").stat().st_size
     # progress in per cent while loading, the bar hidden once ready
     percents = [int(s["text"].split("…")[1].strip(" %")) for s in seen["statuses"] if s["text"].endswith("%")]
     assert percents and percents == sorted(percents) and percents[-1] == 100, seen["statuses"]
