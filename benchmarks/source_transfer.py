@@ -17,13 +17,15 @@ probabilities, applied to fold k (so no record helps choose its own threshold; t
 the in-sample numbers above): "pooled" maximises each class's F1 over all records (what `train` does),
 "source-balanced" the mean of the two groups' F1, so that the 256 non-PTB-XL records weigh as much as the
 2,016 PTB-XL ones. Paired bootstrap of balanced minus pooled, overall and per group.
-It also lists the CPSC 2018 RBBB records each run misses, and with --figure draws median beats (I, V1, V6)
+It counts the records whose only findings are outside the six (PAC, PVC, STE) that are called normal, and
+lists the CPSC 2018 RBBB records each run misses, and with --figure draws median beats (I, V1, V6)
 of the CPSC 2018 RBBB records the first run finds and misses, to look at what the labels mean.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from pocketecg.metrics import choose_thresholds, f1_per_class, macro_f1, paired_
 
 CLASSES = ("SNR", "AF", "IAVB", "LBBB", "RBBB", "STD")
 RBBB = CLASSES.index("RBBB")
+OUTSIDE = ("PAC", "PVC", "STE")
 
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -98,6 +101,20 @@ def cpsc_rbbb(run: dict, records: list[str]) -> list[dict]:
              "p_snr": round(float(run["p"][i, 0]), 3), "found": bool(run["p"][i, RBBB] >= run["thresholds"][RBBB])}
             for i, r in enumerate(records) if r.startswith("cpsc2018/") and run["y"][i, RBBB] == 1]
     return sorted(rows, key=lambda row: row["p_rbbb"])
+
+
+def outside_six_called_normal(run: dict, cache: Path, groups: np.ndarray) -> dict:
+    """Per group: records whose only CPSC findings are outside the six (PAC, PVC, STE), and how many of
+    them the pooled thresholds call SNR (a normal ECG): the not-assessed classes leaking into "normal"."""
+    with open(cache / "manifest.csv", newline="") as fh:
+        rows = {row["record"]: row for row in csv.DictReader(fh) if row["primary"] == "1"}
+    said_normal = decide(run["p"], run["thresholds"])[:, 0]
+    out = {}
+    for group in sorted(set(groups)):
+        idx = [i for i, r in enumerate(run["records"]) if groups[i] == group
+               and any(rows[str(r)][c] == "1" for c in OUTSIDE) and run["y"][i].sum() == 0]
+        out[group] = {"records": len(idx), "called_normal": int(said_normal[idx].sum())}
+    return out
 
 
 def record_file(data: Path, record: str) -> Path:
@@ -172,7 +189,8 @@ def main() -> None:
         rows = cpsc_rbbb(run, records)
         first_rows = first_rows or rows
         entry = {"per_source": by_group(run, groups),
-                 "thresholds_out_of_sample": threshold_policies(run, groups, args.bootstrap), "cpsc2018_rbbb": rows}
+                 "thresholds_out_of_sample": threshold_policies(run, groups, args.bootstrap), "cpsc2018_rbbb": rows,
+                 "outside_six_called_normal": outside_six_called_normal(run, args.cache, groups)}
         report["runs"][str(run_dir)] = entry
         print(run_dir)
         for group, g in entry["per_source"].items():
@@ -184,6 +202,8 @@ def main() -> None:
             d = g["balanced_minus_pooled"]
             print(f"  thresholds out of sample, {group}: pooled {g['pooled']:.3f}, source-balanced "
                   f"{g['source_balanced']:.3f} ({d['difference']:+.3f}, {d['ci95'][0]:+.3f} to {d['ci95'][1]:+.3f})")
+        for group, g in entry["outside_six_called_normal"].items():
+            print(f"  {group}: {g['called_normal']} of {g['records']} records with only PAC/PVC/STE called normal")
         missed = [r for r in rows if not r["found"]]
         print(f"  CPSC 2018 RBBB records missed: {len(missed)} of {len(rows)}")
     if args.figure:
