@@ -93,3 +93,15 @@ def test_ptbxl_likelihoods_between_0_and_100_count():
     assert L.from_ptbxl({"AFIB": 0.5}, strict_likelihood=True) == frozenset({"AF"})
     assert L.from_ptbxl({"AFIB": 0.0}, strict_likelihood=True) == frozenset()
     assert L.from_ptbxl({"NORM": 0.5}) == frozenset({"SNR"})
+
+
+def test_the_page_lists_the_same_not_assessed_conditions_as_python():
+    """app.js keeps its own copy (the page runs without Python): it must not drift from labels.py."""
+    from pathlib import Path
+
+    import pocketecg.app
+
+    app_js = (Path(pocketecg.app.__file__).parent / "web" / "app.js").read_text()
+    listed = app_js.split("const NOT_ASSESSED_EXAMPLES = [", 1)[1].split("];", 1)[0]
+    in_page = [s.strip().strip('"') for s in listed.replace("\n", " ").split('",') if s.strip()]
+    assert in_page == list(L.NOT_ASSESSED_EXAMPLES)

@@ -140,7 +140,7 @@ def from_ptbxl(scp_codes: Mapping[str, float], strict_likelihood: bool = False) 
 NOT_ASSESSED_EXAMPLES: tuple[str, ...] = (
     "myocardial infarction or ischaemia", "ventricular hypertrophy", "axis deviation", "T-wave changes",
     "QT prolongation", "second- and third-degree AV block", "other arrhythmias (flutter, tachycardias, pauses)",
-    "pacemaker rhythm",
+    "pacemaker rhythm", "incomplete right bundle branch block",
 )
 
 

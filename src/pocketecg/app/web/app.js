@@ -17,7 +17,7 @@ const CLASS_NAMES = {
 const NOT_ASSESSED_EXAMPLES = [
   "myocardial infarction or ischaemia", "ventricular hypertrophy", "axis deviation", "T-wave changes",
   "QT prolongation", "second- and third-degree AV block", "other arrhythmias (flutter, tachycardias, pauses)",
-  "pacemaker rhythm",
+  "pacemaker rhythm", "incomplete right bundle branch block",
 ];
 export function notAssessed(classes) {
   const missing = Object.keys(CLASS_NAMES).filter((c) => !classes.includes(c)).map((c) => `${CLASS_NAMES[c]} (${c})`);
