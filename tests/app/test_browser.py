@@ -293,6 +293,79 @@ def test_window_that_drove_a_finding_is_named(app_url, phone, tmp_path):
         assert f"{c} {starts[best]:.0f} s" in caption, caption
 
 
+def contrast(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours (0-255)."""
+    def luminance(rgb):
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb[:3])]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# Computed colours of the probability bar (a found and a not-found row, built from the page's own classes),
+# the controls, and the canvas's window bars; "rgb(r, g, b) ..." -> [r, g, b] (a box-shadow's colour comes first).
+CONTROL_COLOURS = """async () => {
+  const rgb = (s) => s.match(/rgba?\\(([^)]*)\\)/)[1].split(',').slice(0, 3).map(Number);
+  const probe = document.createElement('table');
+  probe.innerHTML = '<tr class="found"><td><div class="bar"><div class="fill"></div><div class="threshold"></div></div></td></tr>'
+                  + '<tr><td><div class="bar"><div class="fill"></div></div></td></tr>';
+  document.querySelector('#probabilities').after(probe);
+  const [found, other] = probe.querySelectorAll('.bar');
+  const style = (e) => getComputedStyle(e);
+  const out = {
+    page: rgb(style(document.body).backgroundColor),
+    track: rgb(style(found).backgroundColor), track_outline: rgb(style(found).boxShadow),
+    found_fill: rgb(style(found.querySelector('.fill')).backgroundColor),
+    other_fill: rgb(style(other.querySelector('.fill')).backgroundColor),
+    tick: rgb(style(found.querySelector('.threshold')).backgroundColor),
+    tick_edge: rgb(style(found.querySelector('.threshold')).boxShadow),
+    buttons: [...document.querySelectorAll('.button')].map((b) => ({
+      id: b.id || b.textContent.trim(), font: style(b).fontFamily, border: rgb(style(b).borderTopColor),
+      background: rgb(style(b).backgroundColor)})),
+    page_font: style(document.body).fontFamily,
+  };
+  probe.remove();
+  const view = await import('./ecg-view.js');
+  const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+  out.windows = Object.fromEntries(Object.entries(view.WINDOW_COLOURS).map(([k, v]) => [k, hex(v)]));
+  // the window band of the drawn record: which of those colours its pixels use
+  const canvas = document.querySelector('#ecg'), ctx = canvas.getContext('2d');
+  const band = Math.floor(view.PAPER.bandMm * parseFloat(canvas.dataset.pxPerMm) * canvas.width / parseFloat(canvas.style.width));
+  const data = ctx.getImageData(0, 0, canvas.width, band).data, seen = {};
+  for (let i = 0; i < data.length; i += 4) { const key = `${data[i]},${data[i + 1]},${data[i + 2]}`; seen[key] = (seen[key] || 0) + 1; }
+  out.band_pixels = seen;
+  return out;
+}"""
+
+
+def test_controls_share_one_typeface_and_keep_3_to_1_non_text_contrast(app_url, phone, tmp_path):
+    url, _ = app_url
+    page, errors = open_app(phone, url)
+    header = F.write_wfdb(tmp_path, "contrast", F.signal("AF", seconds=31, seed=2))
+    open_files(page, [header, tmp_path / "contrast.dat"])
+    assert page.is_hidden("#error"), page.inner_text("#error")
+    c = page.evaluate(CONTROL_COLOURS)
+    # one typeface for every button-like control (the file label, the example picker, the buttons)
+    assert len(c["buttons"]) >= 5 and {b["font"] for b in c["buttons"]} == {c["page_font"]}, c["buttons"]
+    for b in c["buttons"]:  # a control's edge (its border, or a filled background) against the page
+        assert max(contrast(b["border"], c["page"]), contrast(b["background"], c["page"])) >= 3, b
+    pairs = {"track outline / page": (c["track_outline"], c["page"]),
+             "found fill / track": (c["found_fill"], c["track"]),
+             "other fill / track": (c["other_fill"], c["track"]),
+             "tick / its white edge": (c["tick"], c["tick_edge"]),
+             "tick edge / found fill": (c["tick_edge"], c["found_fill"]),
+             "tick edge / other fill": (c["tick_edge"], c["other_fill"]),
+             "window that drove a finding / band": (c["windows"]["drove"], c["windows"]["background"]),
+             "other window / band": (c["windows"]["other"], c["windows"]["background"])}
+    low = {name: round(contrast(*pair), 2) for name, pair in pairs.items() if contrast(*pair) < 3}
+    assert not low, f"non-text contrast below 3:1: {low}"
+    # the canvas draws its window bars in exactly those colours (both kinds present in a 31-s AF record)
+    used = {tuple(map(int, k.split(","))): n for k, n in c["band_pixels"].items()}
+    assert used.get(tuple(c["windows"]["other"]), 0) > 50 or used.get(tuple(c["windows"]["drove"]), 0) > 50
+    assert set(map(tuple, c["windows"].values())) >= {k for k, n in used.items() if n > 2000}, used
+    assert not errors
+
+
 def test_saved_report_holds_the_findings(browser, app_url, tmp_path):
     from PIL import Image
 

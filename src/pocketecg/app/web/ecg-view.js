@@ -4,6 +4,9 @@
 // live in a column outside the scrolling paper, so they stay on screen however far the reader scrolls.
 import { STANDARD_LEADS } from "./ecg-parsers.js";
 
+// window bars on white: the ones that drove a finding in the project's red, the others in a grey that still
+// keeps 3:1 against white (WCAG 1.4.11 non-text contrast; tested in test_browser.py)
+export const WINDOW_COLOURS = { drove: "#b22234", other: "#767b80", background: "#ffffff" };
 export const PAPER = { mmPerSecond: 25, mmPerMv: 10, stripMm: 22, pulseSeconds: 0.2, leadInMm: 7, bandMm: 9 };
 const MAX_CANVAS_PX = 16384;  // browsers refuse larger canvases (Chrome 32767, Safari smaller); scaled below it
 
@@ -70,7 +73,7 @@ export function drawRecord(canvas, result, pxPerMm = 1.6) {
   canvas.style.height = `${height}px`;
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.fillStyle = "#fff";
+  ctx.fillStyle = WINDOW_COLOURS.background;
   ctx.fillRect(0, 0, width, bandPx);
   drawGrid(ctx, 0, bandPx, width, height - bandPx, pxPerMm);
   const xOf = (s) => (PAPER.leadInMm + s * PAPER.mmPerSecond) * pxPerMm;
@@ -80,7 +83,7 @@ export function drawRecord(canvas, result, pxPerMm = 1.6) {
   ctx.textBaseline = "middle";
   result.window_starts_s.forEach((s, w) => {
     const drove = driving.filter((d) => d.window === w);
-    ctx.fillStyle = drove.length ? "#b22234" : "#c6c9cc";
+    ctx.fillStyle = drove.length ? WINDOW_COLOURS.drove : WINDOW_COLOURS.other;
     const y = drove.length ? bandPx * 0.55 : bandPx * 0.8;
     ctx.fillRect(xOf(s), y, Math.max(2, xOf(s + Math.min(windowS, seconds)) - xOf(s) - 2), bandPx * 0.18);
     if (drove.length) {
