@@ -23,13 +23,15 @@ $(BIN)/pocketecg: pyproject.toml
 
 venv: $(BIN)/pocketecg
 
-# The phone page's runtime: onnxruntime-web and dicom-parser from npm (pinned in package-lock.json),
+# The phone page's runtime: onnxruntime-web, dicom-parser and the FLAC decoder from npm (pinned in package-lock.json),
 # never from a CDN.
 $(VENDOR)/.installed: $(APP)/package.json $(APP)/package-lock.json | $(BIN)/pocketecg
 	cd $(APP) && npm ci --no-audit --no-fund --ignore-scripts
 	mkdir -p $(VENDOR)
 	cp $(ORT)/ort.wasm.bundle.min.mjs $(ORT)/ort-wasm-simd-threaded.wasm $(VENDOR)/
 	cp $(APP)/node_modules/dicom-parser/dist/dicomParser.min.js $(VENDOR)/
+	# libFLAC in WASM (MIT); UMD, so the page loads it as a classic script (window["flac-decoder"])
+	cp $(APP)/node_modules/@wasm-audio-decoders/flac/dist/flac-decoder.min.js $(VENDOR)/
 	# brotli 11 of the 14 MB runtime, once here rather than in the first site build
 	$(BIN)/python -c "from pocketecg.app.site import precompress_vendor; precompress_vendor()"
 	touch $@

@@ -32,6 +32,22 @@ def write_wfdb(folder: Path, name: str, x: np.ndarray, fs=500, dx: str | None = 
     return folder / f"{name}.hea"
 
 
+def write_wfdb_flac(folder: Path, name: str, x: np.ndarray, fs=500, bits=16, gain=1000.0) -> Path:
+    """WFDB FLAC (format 508/516/524 for 8/16/24 bits), written by wfdb-python: a FLAC stream holds at most
+    8 signals, so 12 leads take two signal files, NAME_1.dat (I-V2) and NAME_2.dat (V3-V6)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(x)
+    files = [f"{name}_1.dat"] * min(n, 8) + [f"{name}_2.dat"] * max(0, n - 8)
+    record = wfdb.Record(record_name=name, n_sig=n, fs=fs, sig_len=x.shape[1], p_signal=x.T,
+                         fmt=[{8: "508", 16: "516", 24: "524"}[bits]] * n, adc_gain=[gain] * n, baseline=[0] * n,
+                         units=["mV"] * n, sig_name=list(STANDARD_LEADS[:n]), file_name=files, adc_res=[bits] * n,
+                         adc_zero=[0] * n, comments=["Dx: 426783006"])
+    record.set_d_features(do_adc=True)
+    record.set_defaults()
+    record.wrsamp(write_dir=str(folder))
+    return folder / f"{name}.hea"
+
+
 def write_cinc_mat(folder: Path, name: str, x: np.ndarray, fs=500, dx="164889003", lead_names=None,
                    mat_format="4") -> Path:
     """The CinC 2020 form: `val` int16 array in a MATLAB v4 .mat, described by a `16+24` .hea."""

@@ -93,6 +93,8 @@ def records(tmp_path, shared: Path | None):
         for name, signal_file in [("cpsc2018/wfdb/A0001", ".mat"), ("ptbxl/records500/00000/00001_hr", ".dat")]:
             out.append(([data / f"{name}.hea", data / f"{name}{signal_file}"], data / f"{name}.hea"))
         out += [([mat], mat) for mat in sorted((data / "cpsc2018" / "original").glob("*.mat"))]  # up to 54 s
+        flac = sorted((data / "ptbxl" / "processed500" / "test").glob("*.hea"))[0]  # WFDB FLAC, two signal files
+        out.append(([flac, *sorted(flac.parent.glob(f"{flac.stem}_*.dat"))], flac))
     formats = shared.parent / "formats" if shared else None
     if formats and formats.is_dir():  # clinical exports (8-lead MUSE: limb leads derived in the page too; DICOM)
         out += [([formats / n], formats / n) for n in ("ge_muse_xml/braveheart_example1.xml", "hl7_aecg/Example_aECG.xml",

@@ -1,6 +1,7 @@
 """The browser's ECG readers (app/web/ecg-parsers.js, run in node) read what Python reads, and fail alike."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,6 +43,35 @@ def test_wfdb_format_16_any_lead_case_and_order(tmp_path):
 def test_wfdb_format_212(tmp_path):
     header = F.write_wfdb(tmp_path, "r212", F.signal("SNR"), fmt="212")
     assert_same(parse_js(header, tmp_path / "r212.dat"), header)
+
+
+@pytest.mark.parametrize("bits, gain", [(16, 1000.0), (24, 100000.0), (8, 20.0)])
+def test_wfdb_flac_reads_as_in_python(tmp_path, bits, gain):
+    """WFDB FLAC (formats 516, 524, 508), 12 leads in two FLAC files, decoded by libFLAC's WASM build."""
+    x = F.signal("AF", seconds=12) * (0.1 if bits == 8 else 1)  # 8 bits: keep the leads within +-127 steps
+    header = F.write_wfdb_flac(tmp_path, "flac", x, bits=bits, gain=gain)
+    assert_same(parse_js(header, tmp_path / "flac_1.dat", tmp_path / "flac_2.dat"), header)
+
+
+@pytest.mark.parametrize("damage, match", [("truncate", "truncated signal|corrupt FLAC signal file"),
+                                           ("corrupt", "corrupt FLAC signal file"),
+                                           ("missing", "signal file flac_2.dat not found")])
+def test_broken_flac_files_are_named_and_explained(tmp_path, damage, match):
+    header = F.write_wfdb_flac(tmp_path, "flac", F.signal("SNR", seconds=12))
+    second = tmp_path / "flac_2.dat"
+    data = bytearray(second.read_bytes())
+    if damage == "truncate":
+        second.write_bytes(data[: len(data) // 2])
+    elif damage == "corrupt":
+        data[3000:3400] = bytes(b ^ 0x5A for b in data[3000:3400])
+        second.write_bytes(data)
+    elif damage == "missing":
+        second.unlink()
+    js = parse_js(header, *sorted(tmp_path.glob("flac_*.dat")))
+    assert not js["ok"] and re.search(match, js["error"]), js
+    assert js["error"].startswith("flac_2.dat" if damage != "missing" else "flac.hea"), js["error"]
+    with pytest.raises(RecordError):  # Python refuses the same file
+        read_record(header)
 
 
 def test_cinc_mat_v4(tmp_path):
@@ -154,6 +184,8 @@ def test_real_records(tmp_path):
                               ("ptbxl/records500/00000/00001_hr", ".dat")]:
         header = SHARED / f"{name}.hea"
         assert_same(parse_js(header, SHARED / f"{name}{signal_file}"), header)
+    for header in sorted((SHARED / "ptbxl" / "processed500" / "test").glob("*.hea"))[:3]:  # FLAC, z-scored (NU)
+        assert_same(parse_js(header, *sorted(header.parent.glob(f"{header.stem}_*.dat"))), header)
     for mat in sorted((SHARED / "cpsc2018" / "original").glob("*.mat"))[:3]:  # the challenge's own files
         assert_same(parse_js(mat), mat)
 

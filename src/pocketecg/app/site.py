@@ -17,8 +17,9 @@ from pathlib import Path
 WEB_DIR = Path(__file__).with_name("web")
 VENDOR_DIR = WEB_DIR / "vendor"
 FILES_JSON = "files.json"
-# onnxruntime-web's WASM-only ES module (loader bundled in) and its SIMD runtime; copied from npm by `make web`
-VENDOR_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "dicomParser.min.js")
+# onnxruntime-web's WASM-only ES module (loader bundled in) and its SIMD runtime, dicom-parser and libFLAC's
+# WASM build (WFDB format 508/516/524 records); copied from npm by `make web`
+VENDOR_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "dicomParser.min.js", "flac-decoder.min.js")
 PAGE_FILES = ("index.html", "app.js", "style.css", "ecg-parsers.js", "preprocess.js", "onnx-metadata.js",
               "ecg-view.js", "report.js", "manifest.webmanifest")
 MODEL_NAME = "model.onnx"

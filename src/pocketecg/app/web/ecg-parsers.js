@@ -139,7 +139,50 @@ function decodeFormat(buffer, format, byteOffset, nSig, nSamples, file) {
     }
     return out;
   }
-  throw new RecordError(file, `this record stores its samples compressed (WFDB format ${format}${format === 516 ? ", FLAC" : ""}), which this page cannot read yet; open it with the desktop tool (pocketecg predict), or use the uncompressed copy of the record (PTB-XL's records500 or records100 folders)`);
+  throw new RecordError(file, `this page cannot read WFDB signal format ${format}; open an uncompressed copy of the record (formats 16, 61, 80, 212 or FLAC 508/516/524), or classify it on a computer with pocketecg predict`);
+}
+
+// WFDB's FLAC formats (8, 16 and 24 bits per sample): each signal file is one FLAC stream, one channel per
+// signal in header order (at most 8, so a 12-lead record has two files). Decoded by libFLAC's WASM build
+// (@wasm-audio-decoders/flac, which the page loads as window["flac-decoder"]). It returns floats divided by
+// 2^(bits-1) - 1, so multiplying back and rounding gives the stored integers exactly (tested against wfdb).
+const FLAC_FORMATS = new Set([508, 516, 524]);
+
+async function decodeFlacFiles(headerName, files) {
+  const header = parseHeader(new TextDecoder().decode(files.get(headerName)), headerName);
+  const names = [...new Set(header.signals.filter((s) => FLAC_FORMATS.has(s.format)).map((s) => s.file))];
+  const decoded = new Map();
+  if (!names.length) return decoded;
+  checkSamplingRate(header.fs, headerName, " (from the header)");  // bounds first, as for every record
+  checkSize(header.nSamples, header.fs, headerName, header.signals.length);
+  const library = globalThis["flac-decoder"];
+  if (!library) throw new RecordError(names[0], "this record is FLAC-compressed and the page's FLAC decoder did not load: reload the page");
+  for (const name of names) {
+    const buffer = files.get(name);
+    if (!buffer) continue;  // readWfdb names the missing file
+    const channels = header.signals.filter((s) => s.file === name).length;
+    const decoder = new library.FLACDecoder();
+    let out;
+    try {
+      await decoder.ready;
+      out = await decoder.decodeFile(new Uint8Array(buffer));
+    } finally {
+      decoder.free();
+    }
+    if (out.errors?.length || !out.channelData.length) {
+      const why = out.errors?.length ? out.errors[0].message.split(";")[0] : "no part of it decodes";
+      throw new RecordError(name, `corrupt FLAC signal file (${why})`);
+    }
+    if (out.channelData.length !== channels) {
+      throw new RecordError(name, `the FLAC file holds ${out.channelData.length} signals, the header says ${channels}`);
+    }
+    if (out.samplesDecoded < header.nSamples) {
+      throw new RecordError(name, `truncated signal: ${out.samplesDecoded} of ${header.nSamples} samples`);
+    }
+    const scale = 2 ** (out.bitDepth - 1) - 1;
+    decoded.set(name, out.channelData.map((c) => Float64Array.from(c.subarray(0, header.nSamples), (x) => Math.round(x * scale))));
+  }
+  return decoded;
 }
 
 // MATLAB v4 file holding `val` (CinC form): returns {rows, cols, data: row-major Float64Array}.
@@ -169,7 +212,8 @@ export function readMatV4(buffer, file) {
 }
 
 // files: Map name -> ArrayBuffer (the .hea and its signal files). allowMissing: zero-fill missing leads.
-export function readWfdb(headerName, files, allowMissing = false) {
+// predecoded: signal file name -> its signals, for files decoded beforehand (FLAC, which decodes asynchronously).
+export function readWfdb(headerName, files, allowMissing = false, predecoded = new Map()) {
   const header = parseHeader(new TextDecoder().decode(files.get(headerName)), headerName);
   checkSamplingRate(header.fs, headerName, " (from the header)");
   checkSize(header.nSamples, header.fs, headerName, header.signals.length);
@@ -180,7 +224,9 @@ export function readWfdb(headerName, files, allowMissing = false) {
     const buffer = files.get(name);
     if (!buffer) throw new RecordError(headerName, `signal file ${name} not found: open it together with the .hea`);
     let decoded;
-    if (name.toLowerCase().endsWith(".mat")) {
+    if (predecoded.has(name)) {
+      decoded = predecoded.get(name);
+    } else if (name.toLowerCase().endsWith(".mat")) {
       const mat = readMatV4(buffer, name);
       if (mat.rows !== idx.length || mat.cols !== header.nSamples) {
         throw new RecordError(name, `'val' has shape ${mat.rows} x ${mat.cols}, the header says ${idx.length} x ${header.nSamples}`);
@@ -584,7 +630,7 @@ export async function readFiles(files, { fs = null, allowMissing = false, units 
   if (!names.length) throw new Error("no file opened");
   const headers = names.filter((n) => n.toLowerCase().endsWith(".hea"));
   if (headers.length > 1) throw new Error(`open one record at a time (got ${headers.join(", ")})`);
-  if (headers.length) return readWfdb(headers[0], files, allowMissing);
+  if (headers.length) return readWfdb(headers[0], files, allowMissing, await decodeFlacFiles(headers[0], files));
   const others = names.filter((n) => !n.toLowerCase().endsWith(".dat"));
   if (!others.length) throw new RecordError(names[0], "WFDB signal file without its .hea header");
   if (others.length > 1) throw new Error(`open one record at a time (got ${others.join(", ")})`);
