@@ -52,6 +52,41 @@ def test_export_int8_reports_label_agreement(tiny_run, tmp_path):
     assert result.exit_code == (0 if agreement >= 0.99 else 2)
 
 
+def test_export_fp16_halves_the_file_and_keeps_the_decisions(tiny_run, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(app, ["export", str(tiny_run), "--out", str(tmp_path / "m.onnx")]).exit_code == 0
+    result = runner.invoke(app, ["export", str(tiny_run), "--out", str(tmp_path / "m16.onnx"), "--format", "onnx-fp16"])
+    assert result.exit_code == 0, result.output
+    assert "label agreement with torch 100.00%" in result.output and not (tmp_path / "m16.fp32.onnx").exists()
+    graph = onnx.load(str(tmp_path / "m16.onnx")).graph
+    big = [w for w in graph.initializer if int(np.prod(w.dims)) >= 16]
+    assert big and all(w.data_type == onnx.TensorProto.FLOAT16 for w in big)
+    fp32_bytes = sum(len(w.raw_data) for w in onnx.load(str(tmp_path / "m.onnx")).graph.initializer
+                     if int(np.prod(w.dims)) >= 16)
+    assert sum(len(w.raw_data) for w in big) == fp32_bytes // 2  # the weights take half the bytes
+    assert read_metadata(tmp_path / "m16.onnx") == read_metadata(tmp_path / "m.onnx")
+    from pocketecg.inference import Model
+
+    windows = np.random.default_rng(0).standard_normal((4, 12, 1000)).astype(np.float32)
+    p16, p32 = Model.from_path(tmp_path / "m16.onnx").probabilities(windows)[0], \
+        Model.from_path(tmp_path / "m.onnx").probabilities(windows)[0]
+    assert np.abs(p16 - p32).max() < 1e-2
+
+
+def test_fp16_weights_of_the_shipped_model_give_its_probabilities(tmp_path):
+    """The shipped fp32 file with float16-stored weights: about half the bytes, probabilities within 1e-2."""
+    from pocketecg.export import fp16_weights, onnx_session
+    from pocketecg.inference import SHIPPED_DIR
+
+    half = fp16_weights(SHIPPED_DIR / "model.onnx", tmp_path / "model-fp16.onnx")
+    assert half.stat().st_size < 0.6 * (SHIPPED_DIR / "model.onnx").stat().st_size
+    x = np.random.default_rng(1).standard_normal((8, 12, 2500)).astype(np.float32)
+    out = [onnx_session(path).run(None, {onnx_session(path).get_inputs()[0].name: x})[0]
+           for path in (SHIPPED_DIR / "model.onnx", half)]
+    p32, p16 = (1 / (1 + np.exp(-logits)) for logits in out)
+    assert np.abs(p32 - p16).max() < 1e-2
+
+
 @pytest.fixture
 def run_without_cache(tiny_run, tmp_path):
     """The tiny run as a user receives a model: its prepared cache is not recorded (like the shipped one)."""

@@ -373,7 +373,8 @@ def compare(models: Annotated[str, typer.Option(help="Comma-separated model name
 def export(run: Annotated[str, typer.Argument(help="A run directory written by `pocketecg train`, or 'shipped' "
                                              "for the model shipped with pocketecg.")],
            out: Annotated[Path, typer.Option(help="ONNX file to write.")],
-           format: Annotated[str, typer.Option("--format", help="onnx (fp32) or onnx-int8.")] = "onnx",
+           format: Annotated[str, typer.Option("--format", help="onnx (fp32), onnx-int8, or onnx-fp16 (fp32 "
+                                                "compute, weights stored as float16: half the file).")] = "onnx",
            cache: Annotated[Path | None, typer.Option(help="The prepared cache the run was trained on, if it has "
                                                       "moved (parity is measured on its validation split).")] = None,
            data: Annotated[list[Path] | None, typer.Option(help="ECG folder(s), labels not needed: parity is "
@@ -394,12 +395,14 @@ def export(run: Annotated[str, typer.Argument(help="A run directory written by `
     print(f"wrote {report['file']} ({report['size_bytes'] / 1e6:.2f} MB)")
     print(f"parity on {report['parity_windows']} windows ({report['parity_on']}): max |torch - onnx fp32| "
           f"{report['max_abs_diff_fp32']:.2e}")
-    if format == "onnx-int8":
-        print(f"int8 (calibrated on {report['calibration_windows']} other windows): max |logit difference| "
-              f"{report['max_abs_diff_int8_logits']:.3f}; label agreement with torch "
+    if format in ("onnx-int8", "onnx-fp16"):
+        kind = format.removeprefix("onnx-")
+        how = f"calibrated on {report['calibration_windows']} other windows" if kind == "int8" else "float16 weights"
+        print(f"{kind} ({how}): max |logit difference| {report[f'max_abs_diff_{kind}_logits']:.2e}, max |probability "
+              f"difference| {report['max_abs_diff_probabilities']:.2e}; label agreement with torch "
               f"{report['label_agreement']:.2%} (class decisions), {report['record_agreement']:.2%} (whole records)")
         if report["label_agreement"] < 0.99:
-            raise UserError(f"int8 label agreement {report['label_agreement']:.2%} is below 99 %; use --format onnx")
+            raise UserError(f"{kind} label agreement {report['label_agreement']:.2%} is below 99 %; use --format onnx")
 
 
 @app.command()

@@ -16,6 +16,10 @@ OUTPUT_NAME = "logits"  # (batch, classes)
 MIN_EXPORT_SAMPLES = 200  # below any record the readers accept (2 s at 100 Hz)
 
 
+# fp32; static int8 (QDQ); fp32 compute with float16-stored weights (half the download)
+FORMATS = ("onnx", "onnx-int8", "onnx-fp16")
+
+
 def export_onnx(model: nn.Module, path: str | Path, samples: int = 2500, in_leads: int = 12,
                 metadata: dict[str, str] | None = None) -> Path:
     """torch.export-based ONNX export with symbolic batch and length; `metadata` goes into the file."""
@@ -93,6 +97,33 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.n
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     _copy_metadata(fp32_path, out_path)
     return out_path
+
+
+def fp16_weights(fp32_path: str | Path, out_path: str | Path) -> Path:
+    """The fp32 graph with its weights stored as float16 (half the file), each cast back to float32 once,
+    when the session loads (onnxruntime folds a Cast of a constant into a constant), so the arithmetic stays
+    fp32 in every runtime, onnxruntime-web's WASM included (it has no fp16 convolution kernels)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(fp32_path))
+    graph, casts = model.graph, []
+    for weight in list(graph.initializer):
+        if weight.data_type != TensorProto.FLOAT or int(np.prod(weight.dims)) < 16:  # scalars, shapes: as they are
+            continue
+        values = numpy_helper.to_array(weight)
+        if np.abs(values).max() > np.finfo(np.float16).max:
+            raise ValueError(f"{fp32_path}: weight {weight.name} exceeds the float16 range")
+        half = numpy_helper.from_array(values.astype(np.float16), f"{weight.name}_fp16")
+        graph.initializer.remove(weight)
+        graph.initializer.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [weight.name], to=TensorProto.FLOAT,
+                                      name=f"{weight.name}_to_fp32"))
+    for cast in reversed(casts):  # before their first use: nodes are topologically ordered
+        graph.node.insert(0, cast)
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(out_path))
+    return Path(out_path)
 
 
 def _copy_metadata(src: str | Path, dst: str | Path) -> None:
@@ -249,8 +280,8 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=prin
     """
     from pocketecg.inference import aggregate_windows, decide, load_run, sigmoid
 
-    if fmt not in ("onnx", "onnx-int8"):
-        raise ValueError(f"unknown format {fmt!r}; choose onnx or onnx-int8")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}")
     model, config = load_run(run_dir)
     meta = run_metadata(config)
     parity = parity_windows(run_dir, config, fmt, cache, data)
@@ -264,16 +295,20 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "onnx", log=prin
     report = {"format": fmt, "file": str(out), "parity_on": parity.origin, "parity_windows": int(len(windows))}
     fp32_logits = _onnx_logits(fp32, windows)
     report["max_abs_diff_fp32"] = float(np.abs(fp32_logits - torch_logits).max())
-    if fmt == "onnx-int8":
-        quantize_int8(fp32, out, parity.calibration)
+    if fmt in ("onnx-int8", "onnx-fp16"):
+        if fmt == "onnx-int8":
+            quantize_int8(fp32, out, parity.calibration)
+            report["calibration_windows"] = int(len(parity.calibration))
+        else:
+            fp16_weights(fp32, out)
         fp32.unlink()
-        int8_logits = _onnx_logits(out, windows)
+        logits = _onnx_logits(out, windows)
         thresholds = np.array([config["thresholds"][c] for c in classes])
         _, p_ref = aggregate_windows(records, sigmoid(torch_logits))
-        _, p_int8 = aggregate_windows(records, sigmoid(int8_logits))
-        agree = decide(p_ref, thresholds) == decide(p_int8, thresholds)
-        report["calibration_windows"] = int(len(parity.calibration))
-        report["max_abs_diff_int8_logits"] = float(np.abs(int8_logits - torch_logits).max())
+        _, p_out = aggregate_windows(records, sigmoid(logits))
+        agree = decide(p_ref, thresholds) == decide(p_out, thresholds)
+        report[f"max_abs_diff_{fmt.removeprefix('onnx-')}_logits"] = float(np.abs(logits - torch_logits).max())
+        report["max_abs_diff_probabilities"] = float(np.abs(p_out - p_ref).max())
         report["label_agreement"] = float(agree.mean())
         report["record_agreement"] = float(agree.all(axis=1).mean())
     report["size_bytes"] = out.stat().st_size
