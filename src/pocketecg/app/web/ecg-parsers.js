@@ -148,41 +148,28 @@ function decodeFormat(buffer, format, byteOffset, nSig, nSamples, file) {
 // 2^(bits-1) - 1, so multiplying back and rounding gives the stored integers exactly (tested against wfdb).
 const FLAC_FORMATS = new Set([508, 516, 524]);
 
-async function decodeFlacFiles(headerName, files) {
-  const header = parseHeader(new TextDecoder().decode(files.get(headerName)), headerName);
-  const names = [...new Set(header.signals.filter((s) => FLAC_FORMATS.has(s.format)).map((s) => s.file))];
-  const decoded = new Map();
-  if (!names.length) return decoded;
-  checkSamplingRate(header.fs, headerName, " (from the header)");  // bounds first, as for every record
-  checkSize(header.nSamples, header.fs, headerName, header.signals.length);
+// One FLAC signal file -> its `nSig` signals as stored integers, `nSamples` each.
+async function decodeFlac(buffer, file, nSig, nSamples) {
   const library = globalThis["flac-decoder"];
-  if (!library) throw new RecordError(names[0], "this record is FLAC-compressed and the page's FLAC decoder did not load: reload the page");
-  for (const name of names) {
-    const buffer = files.get(name);
-    if (!buffer) continue;  // readWfdb names the missing file
-    const channels = header.signals.filter((s) => s.file === name).length;
-    const decoder = new library.FLACDecoder();
-    let out;
-    try {
-      await decoder.ready;
-      out = await decoder.decodeFile(new Uint8Array(buffer));
-    } finally {
-      decoder.free();
-    }
-    if (out.errors?.length || !out.channelData.length) {
-      const why = out.errors?.length ? out.errors[0].message.split(";")[0] : "no part of it decodes";
-      throw new RecordError(name, `corrupt FLAC signal file (${why})`);
-    }
-    if (out.channelData.length !== channels) {
-      throw new RecordError(name, `the FLAC file holds ${out.channelData.length} signals, the header says ${channels}`);
-    }
-    if (out.samplesDecoded < header.nSamples) {
-      throw new RecordError(name, `truncated signal: ${out.samplesDecoded} of ${header.nSamples} samples`);
-    }
-    const scale = 2 ** (out.bitDepth - 1) - 1;
-    decoded.set(name, out.channelData.map((c) => Float64Array.from(c.subarray(0, header.nSamples), (x) => Math.round(x * scale))));
+  if (!library) throw new RecordError(file, "this record is FLAC-compressed and the page's FLAC decoder did not load: reload the page");
+  const decoder = new library.FLACDecoder();
+  let out;
+  try {
+    await decoder.ready;
+    out = await decoder.decodeFile(new Uint8Array(buffer));
+  } finally {
+    decoder.free();
   }
-  return decoded;
+  if (out.errors?.length || !out.channelData.length) {
+    const why = out.errors?.length ? out.errors[0].message.split(";")[0] : "no part of it decodes";
+    throw new RecordError(file, `corrupt FLAC signal file (${why})`);
+  }
+  if (out.channelData.length !== nSig) {
+    throw new RecordError(file, `the FLAC file holds ${out.channelData.length} signals, the header says ${nSig}`);
+  }
+  if (out.samplesDecoded < nSamples) throw new RecordError(file, `truncated signal: ${out.samplesDecoded} of ${nSamples} samples`);
+  const scale = 2 ** (out.bitDepth - 1) - 1;
+  return out.channelData.map((c) => Float64Array.from(c.subarray(0, nSamples), (x) => Math.round(x * scale)));
 }
 
 // MATLAB v4 file holding `val` (CinC form): returns {rows, cols, data: row-major Float64Array}.
@@ -212,8 +199,8 @@ export function readMatV4(buffer, file) {
 }
 
 // files: Map name -> ArrayBuffer (the .hea and its signal files). allowMissing: zero-fill missing leads.
-// predecoded: signal file name -> its signals, for files decoded beforehand (FLAC, which decodes asynchronously).
-export function readWfdb(headerName, files, allowMissing = false, predecoded = new Map()) {
+// Asynchronous because FLAC signal files decode asynchronously.
+export async function readWfdb(headerName, files, allowMissing = false) {
   const header = parseHeader(new TextDecoder().decode(files.get(headerName)), headerName);
   checkSamplingRate(header.fs, headerName, " (from the header)");
   checkSize(header.nSamples, header.fs, headerName, header.signals.length);
@@ -224,8 +211,9 @@ export function readWfdb(headerName, files, allowMissing = false, predecoded = n
     const buffer = files.get(name);
     if (!buffer) throw new RecordError(headerName, `signal file ${name} not found: open it together with the .hea`);
     let decoded;
-    if (predecoded.has(name)) {
-      decoded = predecoded.get(name);
+    const s0 = header.signals[idx[0]];
+    if (FLAC_FORMATS.has(s0.format)) {
+      decoded = await decodeFlac(buffer, name, idx.length, header.nSamples);
     } else if (name.toLowerCase().endsWith(".mat")) {
       const mat = readMatV4(buffer, name);
       if (mat.rows !== idx.length || mat.cols !== header.nSamples) {
@@ -233,7 +221,6 @@ export function readWfdb(headerName, files, allowMissing = false, predecoded = n
       }
       decoded = idx.map((_, r) => mat.data.subarray(r * mat.cols, (r + 1) * mat.cols));
     } else {
-      const s0 = header.signals[idx[0]];
       decoded = decodeFormat(buffer, s0.format, s0.byteOffset, idx.length, header.nSamples, name);
     }
     idx.forEach((sigIndex, k) => { raw[sigIndex] = decoded[k]; });
@@ -630,7 +617,7 @@ export async function readFiles(files, { fs = null, allowMissing = false, units 
   if (!names.length) throw new Error("no file opened");
   const headers = names.filter((n) => n.toLowerCase().endsWith(".hea"));
   if (headers.length > 1) throw new Error(`open one record at a time (got ${headers.join(", ")})`);
-  if (headers.length) return readWfdb(headers[0], files, allowMissing, await decodeFlacFiles(headers[0], files));
+  if (headers.length) return readWfdb(headers[0], files, allowMissing);
   const others = names.filter((n) => !n.toLowerCase().endsWith(".dat"));
   if (!others.length) throw new RecordError(names[0], "WFDB signal file without its .hea header");
   if (others.length > 1) throw new Error(`open one record at a time (got ${others.join(", ")})`);
