@@ -169,3 +169,39 @@ def test_paired_difference_is_zero_for_a_model_against_itself_and_signed():
     assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
     d = paired_difference_ci(y, good, bad, n=200)
     assert d["difference"] > 0 and 0 < d["ci95"][0] <= d["difference"] <= d["ci95"][1]
+
+
+def test_bootstrap_counts_equal_sklearn_on_each_materialised_resample():
+    """The bootstrap scores each resample from record counts; the same resamples built as arrays and scored
+    by sklearn give the same F1 and AUROC (ties in the scores, and a class with no positive, included)."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from pocketecg.metrics import _resample_weights, _weighted_auroc, _weighted_f1
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((80, 4)) < 0.25).astype(int)
+    y[:, 3] = 0
+    p = np.round(rng.random((80, 4)) * 0.7 + 0.3 * y, 1)  # coarse: many ties
+    pred = (p >= 0.5).astype(int)
+    weights = _resample_weights(len(y), 40, seed=5)
+    f1 = _weighted_f1(weights, y, pred)
+    draws = np.random.default_rng(5)
+    for r in range(40):
+        idx = draws.integers(0, len(y), len(y))
+        assert np.array_equal(np.bincount(idx, minlength=len(y)), weights[r])
+        np.testing.assert_allclose(f1[r], f1_score(y[idx], pred[idx], average=None, zero_division=0.0), atol=1e-12)
+        for j in range(3):
+            expected = roc_auc_score(y[idx, j], p[idx, j]) if 0 < y[idx, j].sum() < len(idx) else np.nan
+            np.testing.assert_allclose(_weighted_auroc(weights[r:r + 1], y[:, j], p[:, j])[0], expected, atol=1e-12)
+        assert np.isnan(_weighted_auroc(weights[r:r + 1], y[:, 3], p[:, 3])[0])
+
+
+def test_threshold_search_scores_every_grid_point_as_sklearn_does():
+    from pocketecg.metrics import _f1_at_thresholds
+
+    rng = np.random.default_rng(4)
+    grid = np.round(np.arange(0.02, 0.99, 0.01), 2)
+    for y in ((rng.random(120) < 0.3).astype(int), np.zeros(50, int)):
+        p = np.round(rng.random(len(y)), 2)  # scores on the grid itself: ties at the threshold
+        expected = [f1_score(y, p >= t, zero_division=0.0) for t in grid]
+        np.testing.assert_allclose(_f1_at_thresholds(y, p, grid), expected, atol=1e-12)
