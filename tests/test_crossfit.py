@@ -51,3 +51,58 @@ def test_record_folds_deterministic(tiny_cache):
     cache = PreparedCache(tiny_cache)
     assert record_folds(cache, 3, 0) == record_folds(cache, 3, 0)
     assert TrainConfig(cache=str(tiny_cache), out="x").epochs == 40
+
+
+def test_crossfit_on_a_subset_of_folds_equals_those_folds_of_the_full_run(tiny_cache, tmp_path):
+    """`--folds 1 --no-final` (a model too costly for all K): only fold 1 is trained, its out-of-fold
+    predictions are fold 1's held-out records and equal the full run's for them; pair_oof pairs the two on
+    those records with thresholds re-chosen there."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pocketecg.cli import app
+
+    common = ["train", "--cache", str(tiny_cache), "--crossfit", "3", "--no-final", "--epochs", "2",
+              "--batch-size", "8", "--augment", "none", "--model-kwargs", json.dumps(TINY_MODEL)]
+    full, part = tmp_path / "full", tmp_path / "part"
+    for out, extra in ((full, []), (part, ["--folds", "1"])):
+        result = CliRunner().invoke(app, common + ["--out", str(out)] + extra)
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (part / "folds").iterdir()) == ["fold-1"]
+    with np.load(full / OOF_FILE) as f, np.load(part / OOF_FILE) as s:
+        in_fold_1 = f["folds"] == 1
+        assert set(s["folds"]) == {1} and s["records"].tolist() == f["records"][in_fold_1].tolist()
+        np.testing.assert_allclose(s["p"], f["p"][in_fold_1], atol=1e-6)
+    summary = json.loads((part / "crossfit.json").read_text())["crossfit"]
+    assert summary["folds_trained"] == [1] and [f["fold"] for f in summary["folds"]] == [1]
+
+    spec = importlib.util.spec_from_file_location("pair_oof", Path(__file__).parents[1] / "benchmarks" / "pair_oof.py")
+    pair_oof = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pair_oof)
+    runs, cut = pair_oof.on_shared_records({"full": pair_oof.load(full), "part": pair_oof.load(part)})
+    assert cut and all(r["records"].tolist() == runs["part"]["records"].tolist() for r in runs.values())
+    np.testing.assert_array_equal(runs["full"]["thresholds"], choose_thresholds(runs["full"]["y"], runs["full"]["p"]))
+    out = tmp_path / "pair.json"
+    sys.argv = ["pair_oof.py", str(full), str(part), "--out", str(out), "--bootstrap", "50"]
+    pair_oof.main()
+    report = json.loads(out.read_text())
+    assert report["records"] == int(in_fold_1.sum()) and "folds [1]" in report["note"]
+    assert abs(report["runs"][str(part)]["minus_reference"]["difference"]) < 1e-9
+
+
+def test_fold_subset_is_checked_before_anything_is_written(tiny_cache, tmp_path):
+    from typer.testing import CliRunner
+
+    from pocketecg.cli import app
+
+    out = tmp_path / "never"
+    for extra, message in ((["--crossfit", "3", "--folds", "0"], "--no-final"),
+                           (["--crossfit", "3", "--no-final", "--folds", "3"], "0..2"),
+                           (["--crossfit", "3", "--no-final", "--folds", "a"], "fold numbers"),
+                           (["--folds", "0"], "--crossfit")):
+        result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out)] + extra)
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert not out.exists()

@@ -187,6 +187,9 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                                                 "the median best epoch. 0: the plain train/val protocol.")] = 0,
           final: Annotated[bool, typer.Option(help="With --crossfit: also train the final model. --no-final "
                                              "stops at the out-of-fold predictions (enough for a teacher).")] = True,
+          folds: Annotated[str, typer.Option(help="With --crossfit K --no-final: train only these folds "
+                                             "(comma-separated, 0..K-1), for a model too costly for all K; its "
+                                             "out-of-fold predictions cover those folds' records.")] = "",
           teacher: Annotated[Path | None, typer.Option(help="Distil from this cross-fitted run (same cache, K and "
                                                       "seed; needs --crossfit): fold i learns from the teacher's "
                                                       "fold-i model, the final model from all of them.")] = None,
@@ -196,7 +199,9 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
           ema_decay: Annotated[float, typer.Option(help="Keep an exponential moving average of the weights with "
                                                    "this decay per step and score/save it (0: off).")] = 0.0,
           label_smoothing: Annotated[float, typer.Option(help="Smooth the hard targets: y -> y(1-e) + e/2 "
-                                                         "(0: off).")] = 0.0):
+                                                         "(0: off).")] = 0.0,
+          mixup: Annotated[float, typer.Option(help="Mixup: blend pairs of training windows with a Beta(a, a) "
+                                               "weight, and their losses alike (a; 0: off).")] = 0.0):
     """Train a model; epochs and thresholds are chosen on validation data only (never the test split)."""
     from pocketecg.train import TrainConfig
     from pocketecg.train import train as run_train
@@ -207,19 +212,35 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs),
                          teacher=str(teacher) if teacher else None, distill_alpha=distill_alpha,
                          distill_temperature=distill_temperature, ema_decay=ema_decay,
-                         label_smoothing=label_smoothing)
+                         label_smoothing=label_smoothing, mixup=mixup)
+    if folds and not crossfit:
+        raise typer.BadParameter("needs --crossfit K", param_hint="--folds")
+    fold_subset = _fold_list(folds, crossfit, final) if folds else None
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process checks (and may clear) --out
         _claim_run_directory(Path(config.out), resume, overwrite)
     if crossfit:
         from pocketecg.crossfit import crossfit as run_crossfit
 
-        run_crossfit(config, crossfit, log=log, resume=resume, final=final)
+        run_crossfit(config, crossfit, log=log, resume=resume, final=final, folds=fold_subset)
     else:
         run_train(config, resume=resume, log=log)
 
 
 RUN_MARKERS = ("config.json", "checkpoint.pt", "history.csv", "folds")
+
+
+def _fold_list(text: str, k: int, final: bool) -> tuple[int, ...]:
+    try:
+        folds = tuple(sorted({int(f) for f in text.split(",") if f.strip()}))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated fold numbers, got {text!r}", param_hint="--folds")
+    if not folds or not all(0 <= f < k for f in folds):
+        raise typer.BadParameter(f"folds must be among 0..{k - 1} for --crossfit {k}, got {text!r}",
+                                 param_hint="--folds")
+    if final and len(folds) < k:
+        raise typer.BadParameter("a subset of folds gives no final model: add --no-final", param_hint="--folds")
+    return folds
 
 
 def _claim_run_directory(out: Path, resume: bool, overwrite: bool) -> None:

@@ -63,27 +63,38 @@ def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, fold_of: 
     return teacher
 
 
-def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, final: bool = True) -> Path:
+def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, final: bool = True,
+             folds: tuple[int, ...] | None = None) -> Path:
     """`final=False` stops after the out-of-fold predictions (a teacher for distillation needs only those):
-    the run then has no model.pt, and its summary is in crossfit.json instead of config.json."""
+    the run then has no model.pt, and its summary is in crossfit.json instead of config.json.
+    `folds` trains only those of the K folds (a model too costly for all K on the hardware at hand): the
+    out-of-fold predictions then cover only the held-out records of those folds, which another run on the
+    same K and seed can be paired with record by record; there is no final model."""
     out = Path(config.out)
+    folds = tuple(range(k)) if folds is None else tuple(sorted(set(folds)))
+    if not folds or not all(0 <= i < k for i in folds):
+        raise ValueError(f"folds must be among 0..{k - 1}, got {folds}")
+    if final and len(folds) < k:
+        raise ValueError("a final model needs every fold's best epoch: train all folds or pass final=False")
     out.mkdir(parents=True, exist_ok=True)
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
     fold_of = record_folds(cache, k, config.seed)
     teacher = load_or_compute_teacher(config, cache, fold_of, classes, log) if config.teacher else None
-    records = np.array(sorted(fold_of))
-    fold_ids = np.array([fold_of[r] for r in records])
+    all_records = np.array(sorted(fold_of))
+    all_fold_ids = np.array([fold_of[r] for r in all_records])
+    covered = np.isin(all_fold_ids, folds)
+    records, fold_ids = all_records[covered], all_fold_ids[covered]
     oof_p = np.full((len(records), len(classes)), np.nan)
     oof_y = np.zeros((len(records), len(classes)))
     fold_summaries = []
-    for i in range(k):
-        held = frozenset(records[fold_ids == i])
+    for i in folds:
+        held = frozenset(all_records[all_fold_ids == i])
         fold_dir = out / "folds" / f"fold-{i}"
-        log(f"fold {i + 1}/{k}: {len(records) - len(held)} records to train, {len(held)} held out -> {fold_dir}")
+        log(f"fold {i + 1}/{k}: {len(all_records) - len(held)} records to train, {len(held)} held out -> {fold_dir}")
         if not (fold_dir / CONFIG_FILE).is_file():
             train(replace(config, out=str(fold_dir)), resume=resume, log=log,
-                  selection=Selection(POOL, POOL, frozenset(records[fold_ids != i]), held),
+                  selection=Selection(POOL, POOL, frozenset(all_records[all_fold_ids != i]), held),
                   soft_targets=None if teacher is None else teacher.for_fold(i))
         model, fold_config = load_run(fold_dir)
         keys, y, p = record_probabilities(model, PreparedDataset(cache, POOL, classes, set(held)), torch.device("cpu"))
@@ -111,7 +122,7 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
                    "note": "thresholds chosen on these same out-of-fold predictions, so F1 here is slightly "
                            "optimistic; AUROC is not affected. Use for choosing between models, not as a test score."}
     (out / OOF_METRICS).write_text(json.dumps(oof_metrics, indent=2))
-    summary = {"k": k, "folds": fold_summaries, "final_epochs": final_epochs,
+    summary = {"k": k, "folds_trained": list(folds), "folds": fold_summaries, "final_epochs": final_epochs,
                "fold_assignment": "splits.assign_folds over patient/recording groups, seed "
                                   f"{config.seed}; per record in {OOF_FILE}",
                "oof_macro_f1": oof_metrics["macro_f1"], "oof_macro_f1_ci95": oof_metrics["ci95"]["macro_f1"],
