@@ -82,6 +82,18 @@ def test_ema_weights_are_scored_and_saved_and_resume_exactly(tiny_cache, tmp_pat
     assert any(not torch.equal(smooth[k], plain[k]) for k in plain if plain[k].is_floating_point())
 
 
+def test_mixup_changes_what_is_learnt_and_resumes_exactly(tiny_cache, tmp_path):
+    config = tiny_config(tiny_cache, tmp_path / "mix", mixup=0.4)
+    train(config, log=quiet, stop_after_epochs=1)
+    train(config, resume=True, log=quiet)
+    full = train(tiny_config(tiny_cache, tmp_path / "mix-full", mixup=0.4), log=quiet)
+    plain = train(tiny_config(tiny_cache, tmp_path / "plain"), log=quiet)
+    a, b, c = (torch.load(d / "model.pt", weights_only=True) for d in (full, tmp_path / "mix", plain))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
+    assert json.loads((full / "config.json").read_text())["train_config"]["mixup"] == 0.4
+
+
 def test_training_never_reads_the_test_split(tiny_cache, tmp_path):
     """By construction: scramble every test window and flip every test label; nothing may change."""
     poisoned = tmp_path / "poisoned"

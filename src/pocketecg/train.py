@@ -72,9 +72,11 @@ class TrainConfig:
     distill_temperature: float = 2.0
     # cheap regularisers from the small-ECG-model literature, off unless the out-of-fold scores keep them:
     # an exponential moving average of the weights (evaluated and saved instead of the raw weights) and
-    # label smoothing of the hard targets (y -> y (1 - e) + e / 2)
+    # label smoothing of the hard targets (y -> y (1 - e) + e / 2), and mixup (Zhang et al. 2018: pairs of
+    # windows blended with a Beta(a, a) weight, the loss blended alike against both windows' targets)
     ema_decay: float = 0.0
     label_smoothing: float = 0.0
+    mixup: float = 0.0
 
     def __post_init__(self) -> None:
         L.preset_classes(self.classes)
@@ -88,6 +90,8 @@ class TrainConfig:
             raise ValueError("distillation needs 0 < alpha <= 1 and a temperature > 0")
         if not 0 <= self.ema_decay < 1 or not 0 <= self.label_smoothing < 1:
             raise ValueError("ema_decay and label_smoothing must be in [0, 1)")
+        if self.mixup < 0:
+            raise ValueError("mixup's Beta parameter must be >= 0 (0: off)")
 
 
 def _saved_config_matches(saved: dict, config: TrainConfig) -> bool:
@@ -325,16 +329,29 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, total_steps, config.warmup_epochs * steps_per_epoch, config.lr)
                 x = apply_augmentations(x.to(device), config.augment, g, cache.settings.fs)
+                y, teacher = y.to(device), teacher.to(device)
+                if config.label_smoothing:
+                    y = y * (1 - config.label_smoothing) + config.label_smoothing / 2
+                if config.mixup:
+                    # lam from a generator keyed by (seed, epoch, step, rank): a resumed run draws the same
+                    lam = float(np.random.default_rng([config.seed, epoch, step_in_epoch, rank]).beta(
+                        config.mixup, config.mixup))
+                    partner = torch.randperm(len(x), generator=g).to(device)
+                    x = lam * x + (1 - lam) * x[partner]
+
+                def objective(logits, y, teacher):
+                    loss = loss_fn(logits, y)
+                    if soft_targets is None:
+                        return loss
+                    alpha = config.distill_alpha
+                    return (1 - alpha) * loss + alpha * distillation_loss(logits, teacher, config.distill_temperature)
+
                 with amp:
                     logits = model(x).float()
-                    y = y.to(device)
-                    if config.label_smoothing:
-                        y = y * (1 - config.label_smoothing) + config.label_smoothing / 2
-                    loss = loss_fn(logits, y)
-                    if soft_targets is not None:
-                        alpha = config.distill_alpha
-                        loss = (1 - alpha) * loss + alpha * distillation_loss(logits, teacher.to(device),
-                                                                              config.distill_temperature)
+                    loss = objective(logits, y, teacher)
+                    if config.mixup:
+                        loss = lam * loss + (1 - lam) * objective(logits, y[partner],
+                                                                   teacher[partner] if soft_targets is not None else teacher)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)

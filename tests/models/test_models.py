@@ -65,6 +65,28 @@ def test_34_layer_rows_have_basicblock_stages_3_4_6_3(name, se):
     assert 1.8 < count_params(model) / count_params(shallow) < 2.0
 
 
+@pytest.mark.parametrize("name", ["lite", "resnet1d18"])
+def test_stochastic_depth_drops_residual_branches_in_training_only(name):
+    torch.manual_seed(0)
+    plain = create_model(name, num_classes=6)
+    deep = create_model(name, num_classes=6, drop_path=0.5)
+    assert plain.state_dict().keys() == deep.state_dict().keys()  # no new weights: old checkpoints load
+    deep.load_state_dict(plain.state_dict())
+    rates = [b.drop_path.p for stage in deep.stages for b in stage if hasattr(b.drop_path, "p")]
+    assert rates == sorted(rates) and rates[-1] == 0.5 and len(rates) == sum(len(s) for s in deep.stages) - 1
+    x = torch.randn(4, 12, 1000)
+    plain.eval(), deep.eval()
+    assert torch.equal(plain(x), deep(x))
+    from pocketecg.models.layers import DropPath
+
+    drop = DropPath(0.5).train()
+    kept = drop(torch.ones(400, 3, 5))
+    per_sample = kept[:, 0, 0]
+    assert set(per_sample.tolist()) == {0.0, 2.0} and 150 < (per_sample == 0).sum() < 250  # whole samples, rescaled
+    assert torch.equal(kept, per_sample[:, None, None].expand_as(kept))
+    assert torch.equal(drop.eval()(x), x)
+
+
 def test_squeezenet_logits_can_be_negative():
     """The reference SqueezeNet ended in ReLU, so sigmoid(logit) >= 0.5 always; ours is real logits."""
     torch.manual_seed(0)

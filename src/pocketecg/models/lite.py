@@ -24,7 +24,8 @@ class SeparableConv1d(nn.Sequential):
 
 @register_model
 def lite(num_classes: int, in_leads: int = 12, widths=(64, 128, 192, 256), blocks=(2, 2, 2, 2), kernel_size: int = 9,
-         stem_kernel: int = 15, stem_stride: int = 4, dropout: float = 0.2, se_reduction: int | None = 8) -> ResNet1d:
+         stem_kernel: int = 15, stem_stride: int = 4, dropout: float = 0.2, se_reduction: int | None = 8,
+         drop_path: float = 0.0) -> ResNet1d:
     """The shipped model: depthwise-separable ResNet1D-18 with squeeze-excitation."""
     return ResNet1d(num_classes, in_leads, widths, blocks, kernel_size, stem_kernel, stem_stride, dropout,
-                    se_reduction, conv=SeparableConv1d)
+                    se_reduction, conv=SeparableConv1d, drop_path=drop_path)
