@@ -2,6 +2,8 @@
 
     python benchmarks/oof_plots.py benchmarks/results/distill_liteC_oof.json benchmarks/results/resnet1d18_oof.json
         -> benchmarks/results/oof_vs_latency.png, benchmarks/results/oof_vs_size.png
+    python benchmarks/oof_plots.py benchmarks/results/fold0_all_models.json --prefix fold0
+        -> benchmarks/results/fold0_vs_latency.png, ... (a report scored on one fold's records)
 
 Reads out-of-fold macro-F1 from `benchmarks/pair_oof.py` reports (every run in them must share the folds:
 pair_oof checks that) and latency and size from `benchmarks/results/latency.json` (one process, one thread).
@@ -35,11 +37,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("reports", nargs="+", type=Path)
     ap.add_argument("--latency", type=Path, default=RESULTS / "latency.json")
+    ap.add_argument("--prefix", default="oof", help="output names: PREFIX_vs_latency.png, PREFIX_vs_size.png")
     args = ap.parse_args()
     models = json.loads(args.latency.read_text())["models"]
-    points = {}
+    points, records = {}, set()
     for report in args.reports:
-        for run, entry in json.loads(report.read_text())["runs"].items():
+        report = json.loads(report.read_text())
+        records.add(report["records"])
+        for run, entry in report["runs"].items():
             points[Path(run).name] = (latency_key(run, list(models)), entry["macro_f1"])
     for what, field, unit in (("latency", "ms_onnx", "onnxruntime ms per 10-s record, 1 thread"),
                               ("size", "onnx_fp32_bytes", "fp32 ONNX MB")):
@@ -50,11 +55,11 @@ def main() -> None:
             ax.annotate(name, (x, f1), textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xscale("log")
         ax.margins(x=0.4)
-        ax.set(xlabel=unit, ylabel="out-of-fold macro-F1 (3 folds, 2,272 records)",
+        ax.set(xlabel=unit, ylabel=f"out-of-fold macro-F1 ({'/'.join(f'{n:,}' for n in sorted(records))} records)",
                title=f"macro-F1 against {what}")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        out = RESULTS / f"oof_vs_{what}.png"
+        out = RESULTS / f"{args.prefix}_vs_{what}.png"
         fig.savefig(out, dpi=80)
         print(f"wrote {out}")
     for name, (key, f1) in sorted(points.items(), key=lambda kv: -kv[1][1]):
