@@ -27,7 +27,7 @@ import numpy as np
 
 from pocketecg.crossfit import OOF_FILE, OOF_METRICS
 from pocketecg.inference import decide
-from pocketecg.metrics import choose_thresholds, macro_f1, paired_difference_ci, per_class_scores
+from pocketecg.metrics import bootstrap_ci, choose_thresholds, macro_f1, paired_difference_ci, per_class_scores
 
 
 def load(run: Path) -> dict:
@@ -81,6 +81,7 @@ def main() -> None:
             raise SystemExit(f"{name}: other records or folds than {ref_name}; pair only runs with the same folds")
         pred = decide(run["p"], run["thresholds"])
         entry = {"macro_f1": macro_f1(run["y"], pred),
+                 "macro_f1_ci95": bootstrap_ci(run["y"], run["p"], run["thresholds"], n=args.bootstrap)["macro_f1"],
                  "macro_auroc": run["macro_auroc"]}
         if name != ref_name:
             entry["minus_reference"] = paired_difference_ci(run["y"], pred, ref_pred, n=args.bootstrap)
@@ -93,7 +94,8 @@ def main() -> None:
                                                                    ref_pred[inside], n=args.bootstrap)
         report["runs"][name] = entry
         diff = entry.get("minus_reference")
-        print(f"{name}: out-of-fold macro-F1 {entry['macro_f1']:.3f}, macro-AUROC {entry['macro_auroc']:.3f}"
+        print(f"{name}: out-of-fold macro-F1 {entry['macro_f1']:.3f} ({entry['macro_f1_ci95'][0]:.3f}-"
+              f"{entry['macro_f1_ci95'][1]:.3f}), macro-AUROC {entry['macro_auroc']:.3f}"
               + (f"; minus {ref_name} {diff['difference']:+.3f} (paired 95 % CI {diff['ci95'][0]:+.3f} to "
                  f"{diff['ci95'][1]:+.3f})" if diff else ""))
         for group, g in entry.get("per_source", {}).items():
