@@ -107,8 +107,9 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
     thresholds = choose_thresholds(oof_y, oof_p)
     final_epochs = int(np.median([f["best_epoch"] for f in fold_summaries]))
     threshold_map = {c: float(t) for c, t in zip(classes, thresholds)}
-    log(f"out-of-fold thresholds: {', '.join(f'{c} {t:.2f}' for c, t in threshold_map.items())}; final model: "
-        f"all {len(records)} train+val records for {final_epochs} epochs (median best epoch)")
+    log(f"out-of-fold thresholds ({len(records)} records): {', '.join(f'{c} {t:.2f}' for c, t in threshold_map.items())}"
+        + (f"; final model: all {len(records)} train+val records for {final_epochs} epochs (median best epoch)"
+           if final else ""))
     np.savez_compressed(out / OOF_FILE, records=records.astype(str), folds=fold_ids, y=oof_y, p=oof_p,
                         thresholds=thresholds)
     with open(out / "oof-predictions.csv", "w") as fh:
