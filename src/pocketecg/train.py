@@ -302,6 +302,14 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
         start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
         log(f"resuming {out} after epoch {start_epoch}")
 
+    def objective(logits, y, teacher):
+        """The hard-target loss, mixed with the distillation term when there is a teacher."""
+        loss = loss_fn(logits, y)
+        if soft_targets is None:
+            return loss
+        alpha = config.distill_alpha
+        return (1 - alpha) * loss + alpha * distillation_loss(logits, teacher, config.distill_temperature)
+
     stop = best["bad_epochs"] >= config.patience
     bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("loss {task.fields[loss]:.4f}  last val macro-F1 {task.fields[val]}"), TimeElapsedColumn(),
@@ -338,13 +346,6 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                         config.mixup, config.mixup))
                     partner = torch.randperm(len(x), generator=g).to(device)
                     x = lam * x + (1 - lam) * x[partner]
-
-                def objective(logits, y, teacher):
-                    loss = loss_fn(logits, y)
-                    if soft_targets is None:
-                        return loss
-                    alpha = config.distill_alpha
-                    return (1 - alpha) * loss + alpha * distillation_loss(logits, teacher, config.distill_temperature)
 
                 with amp:
                     logits = model(x).float()
