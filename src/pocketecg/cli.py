@@ -231,16 +231,17 @@ RUN_MARKERS = ("config.json", "checkpoint.pt", "history.csv", "folds")
 
 
 def _fold_list(text: str, k: int, final: bool) -> tuple[int, ...]:
+    """--folds checked before the run directory is claimed (the checks are crossfit's own)."""
+    from pocketecg.crossfit import fold_subset
+
     try:
-        folds = tuple(sorted({int(f) for f in text.split(",") if f.strip()}))
+        folds = [int(f) for f in text.split(",") if f.strip()]
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated fold numbers, got {text!r}", param_hint="--folds")
-    if not folds or not all(0 <= f < k for f in folds):
-        raise typer.BadParameter(f"folds must be among 0..{k - 1} for --crossfit {k}, got {text!r}",
-                                 param_hint="--folds")
-    if final and len(folds) < k:
-        raise typer.BadParameter("a subset of folds gives no final model: add --no-final", param_hint="--folds")
-    return folds
+    try:
+        return fold_subset(folds, k, final)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--folds")
 
 
 def _claim_run_directory(out: Path, resume: bool, overwrite: bool) -> None:

@@ -63,6 +63,17 @@ def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, fold_of: 
     return teacher
 
 
+def fold_subset(folds, k: int, final: bool) -> tuple[int, ...]:
+    """The folds to train, sorted and checked: all K unless a subset is given, which cannot have a final model
+    (that needs every fold's best epoch)."""
+    folds = tuple(range(k)) if folds is None else tuple(sorted(set(folds)))
+    if not folds or not all(0 <= i < k for i in folds):
+        raise ValueError(f"folds must be among 0..{k - 1}, got {', '.join(map(str, folds)) or 'none'}")
+    if final and len(folds) < k:
+        raise ValueError("a subset of folds gives no final model: add --no-final")
+    return folds
+
+
 def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, final: bool = True,
              folds: tuple[int, ...] | None = None) -> Path:
     """`final=False` stops after the out-of-fold predictions (a teacher for distillation needs only those):
@@ -71,11 +82,7 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
     out-of-fold predictions then cover only the held-out records of those folds, which another run on the
     same K and seed can be paired with record by record; there is no final model."""
     out = Path(config.out)
-    folds = tuple(range(k)) if folds is None else tuple(sorted(set(folds)))
-    if not folds or not all(0 <= i < k for i in folds):
-        raise ValueError(f"folds must be among 0..{k - 1}, got {folds}")
-    if final and len(folds) < k:
-        raise ValueError("a final model needs every fold's best epoch: train all folds or pass final=False")
+    folds = fold_subset(folds, k, final)
     out.mkdir(parents=True, exist_ok=True)
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)

@@ -39,12 +39,16 @@ def choose_thresholds(y_val: np.ndarray, p_val: np.ndarray, grid: np.ndarray | N
     return out
 
 
+def _f1_from_counts(tp: np.ndarray, predicted: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """F1 = 2 TP / (predicted + actual positives); 0 where both are 0 (sklearn's zero_division=0.0)."""
+    tp, denominator = np.broadcast_arrays(np.asarray(tp, float), np.asarray(predicted + positive, float))
+    return np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
+
+
 def _f1_at_thresholds(y: np.ndarray, p: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """One class's F1 (zero_division 0, as sklearn's f1_score) at every threshold of the grid at once."""
+    """One class's F1 at every threshold of the grid at once."""
     positive, predicted = y.astype(bool), p[None, :] >= grid[:, None]
-    tp = (predicted & positive).sum(axis=1)
-    denominator = predicted.sum(axis=1) + positive.sum()
-    return np.divide(2 * tp, denominator, out=np.zeros(len(grid)), where=denominator > 0)
+    return _f1_from_counts((predicted & positive).sum(axis=1), predicted.sum(axis=1), positive.sum())
 
 
 def _safe(fn, y, p):
@@ -122,9 +126,7 @@ def _weighted_f1(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.nda
     duplicates records by, instead of materialising it (sklearn's f1_score, zero_division 0, on each
     resample gives the same numbers, hundreds of times slower)."""
     y, pred = y.astype(float), pred.astype(float)
-    tp, fp, fn = weights @ (y * pred), weights @ ((1 - y) * pred), weights @ (y * (1 - pred))
-    denominator = 2 * tp + fp + fn
-    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return _f1_from_counts(weights @ (y * pred), weights @ pred, weights @ y)
 
 
 def _weighted_auroc(weights: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
