@@ -4,7 +4,7 @@
         --out benchmarks/results/distill_oof.json
 
 The first run is the reference: every other run's macro-F1 minus its macro-F1 gets a paired bootstrap
-interval over records (both see the same resample). The runs must share the folds (same cache, K and seed),
+interval over records (both see the same resample). The runs must share the folds (same cache, K and fold seed),
 which is checked record by record. Each run is scored with its own out-of-fold thresholds, chosen on these
 same probabilities: F1 is slightly optimistic for every run alike; AUROC is not affected.
 A run that trained only some folds (`pocketecg train --crossfit K --folds ...`, for models too costly for

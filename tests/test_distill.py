@@ -91,6 +91,30 @@ def test_teacher_with_other_folds_is_refused(teacher_run, tiny_cache, tmp_path, 
     assert "Traceback" not in result.output
 
 
+def test_fold_seed_keeps_the_teachers_folds_under_another_training_seed(teacher_run, tiny_cache, tmp_path):
+    """--seed 1 --fold-seed 0: the teacher's folds (so it is accepted and the runs pair record by record),
+    but another training run: other weights than the seed-0 student's."""
+    weights = {}
+    for name, seeds in [("seed0", []), ("seed1", ["--seed", "1", "--fold-seed", "0"])]:
+        out = tmp_path / name
+        result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                          "--no-final", "--teacher", str(teacher_run), *seeds, *FAST])
+        assert result.exit_code == 0, result.output
+        summary = json.loads((out / CROSSFIT_SUMMARY).read_text())["crossfit"]
+        assert summary["fold_seed"] == 0 and summary["seed"] == (1 if seeds else 0)
+        with np.load(out / OOF_FILE) as d, np.load(teacher_run / OOF_FILE) as t:
+            assert dict(zip(d["records"], d["folds"])) == dict(zip(t["records"], t["folds"]))
+        weights[name] = torch.load(out / "folds" / "fold-0" / "model.pt", weights_only=True)
+    assert any(not torch.equal(weights["seed0"][k], weights["seed1"][k]) for k in weights["seed0"])
+
+
+def test_fold_seed_needs_crossfit(tiny_cache, tmp_path):
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(tmp_path / "s"),
+                                      "--fold-seed", "0", *FAST])
+    assert result.exit_code == 2 and "--fold-seed" in result.output and "needs --crossfit" in result.output, result.output
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_teacher_that_is_not_a_crossfit_run_is_refused(tiny_run, tiny_cache, tmp_path):
     result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(tmp_path / "s"),
                                       "--crossfit", "3", "--teacher", str(tiny_run), *FAST])

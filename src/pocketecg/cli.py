@@ -175,6 +175,9 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
           "scale,noise,wander,crop,lead_dropout",
           patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better val macro-F1.")] = 10,
           seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+          fold_seed: Annotated[int | None, typer.Option(help="With --crossfit: draw the folds with this seed "
+                                                  "instead of --seed, so runs with other --seed values share "
+                                                  "the folds (and a teacher) and pair record by record.")] = None,
           device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
           num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
           model_kwargs: Annotated[str, typer.Option(help="JSON of extra model arguments.")] = "{}",
@@ -208,6 +211,7 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
 
     config = TrainConfig(cache=str(cache), out=str(out or Path("runs") / model), model=model, classes=classes,
                          epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, patience=patience, seed=seed,
+                         fold_seed=fold_seed,
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs),
                          teacher=str(teacher) if teacher else None, distill_alpha=distill_alpha,
@@ -215,6 +219,8 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          label_smoothing=label_smoothing, mixup=mixup)
     if folds and not crossfit:
         raise typer.BadParameter("needs --crossfit K", param_hint="--folds")
+    if fold_seed is not None and not crossfit:
+        raise typer.BadParameter("needs --crossfit K", param_hint="--fold-seed")
     fold_subset = _fold_list(folds, crossfit, final) if folds else None
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process checks (and may clear) --out

@@ -56,9 +56,9 @@ def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, fold_of: 
     if path.is_file():
         kept = TeacherLogits.load(path)
         if (kept.k, kept.seed, kept.manifest_sha256, kept.classes, kept.teacher) == (
-                k, config.seed, cache.manifest_sha256, tuple(classes), str(Path(config.teacher).resolve())):
+                k, config.crossfit_seed, cache.manifest_sha256, tuple(classes), str(Path(config.teacher).resolve())):
             return kept
-    teacher = teacher_logits(config.teacher, cache, fold_of, config.seed, classes, log)
+    teacher = teacher_logits(config.teacher, cache, fold_of, config.crossfit_seed, classes, log)
     teacher.save(path)
     return teacher
 
@@ -80,13 +80,13 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
     the run then has no model.pt, and its summary is in crossfit.json instead of config.json.
     `folds` trains only those of the K folds (a model too costly for all K on the hardware at hand): the
     out-of-fold predictions then cover only the held-out records of those folds, which another run on the
-    same K and seed can be paired with record by record; there is no final model."""
+    same K and fold seed can be paired with record by record; there is no final model."""
     out = Path(config.out)
     folds = fold_subset(folds, k, final)
     out.mkdir(parents=True, exist_ok=True)
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
-    fold_of = record_folds(cache, k, config.seed)
+    fold_of = record_folds(cache, k, config.crossfit_seed)
     teacher = load_or_compute_teacher(config, cache, fold_of, classes, log) if config.teacher else None
     all_records = np.array(sorted(fold_of))
     all_fold_ids = np.array([fold_of[r] for r in all_records])
@@ -132,7 +132,8 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
     (out / OOF_METRICS).write_text(json.dumps(oof_metrics, indent=2))
     summary = {"k": k, "folds_trained": list(folds), "folds": fold_summaries, "final_epochs": final_epochs,
                "fold_assignment": "splits.assign_folds over patient/recording groups, seed "
-                                  f"{config.seed}; per record in {OOF_FILE}",
+                                  f"{config.crossfit_seed}; per record in {OOF_FILE}",
+               "fold_seed": config.crossfit_seed, "seed": config.seed,
                "oof_macro_f1": oof_metrics["macro_f1"], "oof_macro_f1_ci95": oof_metrics["ci95"]["macro_f1"],
                "oof_macro_auroc": oof_metrics["macro_auroc"],
                "oof_f1": {c: per_class[c]["f1"] for c in classes}}

@@ -7,7 +7,8 @@ Which teacher model gives which student model its targets, so that no record a s
 ever informs that student's targets:
 - the student's fold-i model (trained on folds != i, scored on held-out fold i) learns from the teacher's
   fold-i model, the one teacher that never saw fold i. Teacher and student must therefore share the folds:
-  the same cache, K and seed (checked against the teacher's out-of-fold file, record by record);
+  the same cache, K and fold seed (`--fold-seed`, else `--seed`), checked against the teacher's
+  out-of-fold file record by record;
 - the final student (all of train+val, scored on the test split) learns from the mean logit of all K
   teacher models, none of which saw the test split.
 The teacher's targets on a student's training records are in-sample for that teacher. Out-of-fold
@@ -46,7 +47,7 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temper
 @dataclass(frozen=True)
 class TeacherLogits:
     """Per cache window, each teacher fold model's logits: `logits[i]` is fold model i's, NaN outside
-    train+val. `k`, `seed` and `manifest_sha256` say which folds and which cache they belong to."""
+    train+val. `k`, `seed` (the fold seed) and `manifest_sha256` say which folds and which cache they belong to."""
     logits: np.ndarray  # (K, windows in the cache, classes), float32
     classes: tuple[str, ...]
     k: int
@@ -96,7 +97,7 @@ def teacher_logits(teacher_dir: str | Path, cache: PreparedCache, student_folds:
     """Run every fold model of a cross-fitted teacher over the cache's train+val windows.
 
     `student_folds`: record -> fold of the student's cross-fit. Refuses a teacher whose folds are not
-    the student's: another cache, K, seed or label set."""
+    the student's: another cache, K, fold seed or label set."""
     from pocketecg.crossfit import OOF_FILE, POOL
     from pocketecg.inference import load_run, window_probabilities
 
@@ -112,8 +113,9 @@ def teacher_logits(teacher_dir: str | Path, cache: PreparedCache, student_folds:
     with np.load(teacher_dir / OOF_FILE, allow_pickle=False) as d:
         teacher_folds = dict(zip(d["records"].tolist(), d["folds"].tolist()))
     if teacher_folds != student_folds:
-        raise ValueError(f"{teacher_dir}: the teacher's folds differ from the student's (another cache or seed); "
-                         "distillation needs the same folds")
+        raise ValueError(f"{teacher_dir}: the teacher's folds differ from the student's (another cache or fold "
+                         "seed); distillation needs the same folds: to train with another --seed, keep the "
+                         "teacher's folds with --fold-seed")
     rows = cache.rows(POOL)
     windows = np.sort(rows["window"].to_numpy())
     logits = np.full((k, len(cache.windows), len(classes)), np.nan, np.float32)

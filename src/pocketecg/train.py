@@ -62,6 +62,10 @@ class TrainConfig:
     augment: tuple[str, ...] = ("scale", "noise", "wander", "crop", "lead_dropout")
     patience: int = 10  # epochs without a better validation macro-F1 before stopping
     seed: int = 0
+    # the seed of cross-fitting's fold assignment (None: `seed`). Fixing it while `seed` changes gives
+    # several training seeds on one set of folds, so their out-of-fold runs pair record by record and
+    # share one cross-fitted teacher
+    fold_seed: int | None = None
     device: str = "cpu"
     num_workers: int = 0
     model_kwargs: dict = field(default_factory=dict)
@@ -77,6 +81,11 @@ class TrainConfig:
     ema_decay: float = 0.0
     label_smoothing: float = 0.0
     mixup: float = 0.0
+
+    @property
+    def crossfit_seed(self) -> int:
+        """The seed cross-fitting draws its folds with."""
+        return self.seed if self.fold_seed is None else self.fold_seed
 
     def __post_init__(self) -> None:
         L.preset_classes(self.classes)
