@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pocketecg.cache import PreparedCache
 from pocketecg.crossfit import OOF_FILE, OOF_METRICS, record_folds
@@ -91,6 +92,12 @@ def test_crossfit_on_a_subset_of_folds_equals_those_folds_of_the_full_run(tiny_c
     report = json.loads(out.read_text())
     assert report["records"] == int(in_fold_1.sum()) and "folds [1]" in report["note"]
     assert abs(report["runs"][str(part)]["minus_reference"]["difference"]) < 1e-9
+    # two runs joined by a comma are one recipe's seeds: scored by their mean, each run by itself too
+    sys.argv = ["pair_oof.py", f"{full},{part}", str(part), "--out", str(out), "--bootstrap", "50"]
+    pair_oof.main()
+    recipe = json.loads(out.read_text())["runs"][f"{full},{part}"]
+    assert sorted(recipe["seeds"]) == sorted([str(full), str(part)])
+    assert recipe["macro_f1"] == pytest.approx(np.mean(list(recipe["seeds"].values())))
 
 
 def test_fold_subset_is_checked_before_anything_is_written(tiny_cache, tmp_path):

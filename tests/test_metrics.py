@@ -5,8 +5,8 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from pocketecg import labels as L
-from pocketecg.metrics import (bootstrap_ci, choose_thresholds, cpsc2018_scores, macro_f1, paired_difference_ci,
-                               per_class_scores, single_label)
+from pocketecg.metrics import (bootstrap_ci, choose_thresholds, cpsc2018_scores, macro_f1, macro_f1_ci,
+                               paired_difference_ci, per_class_scores, seed_mean_macro_f1, single_label)
 
 
 def test_per_class_scores_match_scikit_learn():
@@ -169,6 +169,25 @@ def test_paired_difference_is_zero_for_a_model_against_itself_and_signed():
     assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
     d = paired_difference_ci(y, good, bad, n=200)
     assert d["difference"] > 0 and 0 < d["ci95"][0] <= d["difference"] <= d["ci95"][1]
+
+
+def test_seed_stacks_compare_the_seeds_mean_macro_f1_on_shared_resamples():
+    """Several seeds of one recipe: point estimate and interval of the seed-mean macro-F1 (each seed scored
+    on the same resample); one seed stacked alone gives exactly the single-model numbers."""
+    rng = np.random.default_rng(4)
+    y = (rng.random((80, 3)) < 0.35).astype(int)
+    noisy = lambda keep: np.where(rng.random(y.shape) < keep, y, 1 - y).astype(bool)  # noqa: E731
+    a, b = np.stack([noisy(0.85), noisy(0.8)]), np.stack([noisy(0.7), noisy(0.75), noisy(0.7)])
+    p = np.clip(y * 0.3 + rng.random(y.shape) * 0.7, 0, 1)
+    assert seed_mean_macro_f1(y, a) == pytest.approx(np.mean([macro_f1(y, s) for s in a]))
+    assert macro_f1_ci(y, p >= 0.5, n=60) == bootstrap_ci(y, p, np.full(3, 0.5), n=60)["macro_f1"]
+    assert paired_difference_ci(y, a[:1], b[:1], n=60) == paired_difference_ci(y, a[0], b[0], n=60)
+    d = paired_difference_ci(y, a, b, n=60)
+    assert d["difference"] == pytest.approx(seed_mean_macro_f1(y, a) - seed_mean_macro_f1(y, b))
+    by_seed = {name: [_resampled_macro_f1(y, s, None, 60) for s in stack] for name, stack in (("a", a), ("b", b))}
+    expected = np.mean(by_seed["a"], axis=0) - np.mean(by_seed["b"], axis=0)
+    assert d["ci95"] == pytest.approx(list(np.percentile(expected, [2.5, 97.5])))
+    assert macro_f1_ci(y, a, n=60) == pytest.approx(list(np.percentile(np.mean(by_seed["a"], axis=0), [2.5, 97.5])))
 
 
 def test_bootstrap_counts_equal_sklearn_on_each_materialised_resample():

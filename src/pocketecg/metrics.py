@@ -144,14 +144,40 @@ def _weighted_auroc(weights: np.ndarray, y: np.ndarray, score: np.ndarray) -> np
     return np.divide(pairs, n_pos * n_neg, out=np.full(len(weights), np.nan), where=valid)
 
 
+def _seed_stack(pred: np.ndarray) -> np.ndarray:
+    """One model's decisions (records x classes) as a stack of one; several seeds' (seeds x records x classes) as is."""
+    pred = np.asarray(pred)
+    return pred[None] if pred.ndim == 2 else pred
+
+
+def _resampled_macro_f1(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per resample, macro-F1 averaged over the seeds in `pred` (each seed sees the same resample)."""
+    return np.mean([_weighted_f1(weights, y, p).mean(axis=1) for p in _seed_stack(pred)], axis=0)
+
+
+def seed_mean_macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """Macro-F1 of one model's decisions, or the mean macro-F1 of several seeds' (seeds x records x classes)."""
+    return float(np.mean([macro_f1(y, p) for p in _seed_stack(pred)]))
+
+
+def macro_f1_ci(y: np.ndarray, pred: np.ndarray, n: int = 1000, seed: int = 0, level: float = 0.95) -> list[float]:
+    """Percentile interval of `seed_mean_macro_f1` over records resampled with replacement (the same
+    resamples as `bootstrap_ci`, so one model's interval is bootstrap_ci's macro-F1 interval)."""
+    values = _resampled_macro_f1(_resample_weights(len(y), n, seed), y, pred)
+    return [float(np.percentile(values, (1 - level) / 2 * 100)), float(np.percentile(values, (1 + level) / 2 * 100))]
+
+
 def paired_difference_ci(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n: int = 1000, seed: int = 0,
                          level: float = 0.95) -> dict:
     """Macro-F1 of A minus that of B on the same records, with a percentile interval from resampling
-    records (both models see the same resample, so record difficulty cancels out)."""
+    records (both models see the same resample, so record difficulty cancels out).
+    A and B may each be several training seeds of one recipe (seeds x records x classes): the difference
+    is then between the seeds' mean macro-F1s, every seed scored on the same resample, so the interval
+    covers record sampling while seed-to-seed noise is averaged rather than left to one draw."""
     weights = _resample_weights(len(y), n, seed)
-    diffs = _weighted_f1(weights, y, pred_a).mean(axis=1) - _weighted_f1(weights, y, pred_b).mean(axis=1)
+    diffs = _resampled_macro_f1(weights, y, pred_a) - _resampled_macro_f1(weights, y, pred_b)
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    return {"difference": macro_f1(y, pred_a) - macro_f1(y, pred_b),
+    return {"difference": seed_mean_macro_f1(y, pred_a) - seed_mean_macro_f1(y, pred_b),
             "ci95": [float(np.percentile(diffs, lo)), float(np.percentile(diffs, hi))], "resamples": n}
 
 
