@@ -134,10 +134,68 @@ def test_distillation_loss_is_smallest_at_the_teacher_and_scales_with_t_squared(
 
 def test_checkpoints_from_before_a_setting_existed_still_resume(tiny_cache):
     config = TrainConfig(cache=str(tiny_cache), out="x")
-    saved = asdict(config) | {"augment": list(config.augment)}
-    for key in ("teacher", "distill_alpha", "distill_temperature"):
+    saved = asdict(config) | {"augment": list(config.augment), "teachers": []}
+    for key in ("teachers", "distill_alpha", "distill_temperature"):
         del saved[key]
     assert _saved_config_matches(saved, config)
     assert not _saved_config_matches(saved | {"lr": 1.0}, config)
+    # a run written when distillation took one `teacher` resumes as a one-teacher list
+    distilled = TrainConfig(cache=str(tiny_cache), out="x", teachers=("runs/t",))
+    assert _saved_config_matches(saved | {"teacher": "runs/t"}, distilled)
+    assert _saved_config_matches(saved | {"teacher": None}, config)
+    assert not _saved_config_matches(saved | {"teacher": "runs/other"}, distilled)
+    with pytest.raises(ValueError, match="twice"):
+        TrainConfig(cache=str(tiny_cache), out="x", teachers=("runs/t", "runs/t"))
     with pytest.raises(ValueError, match="alpha"):
         TrainConfig(cache=str(tiny_cache), out="x", distill_alpha=0)
+
+
+@pytest.fixture(scope="module")
+def second_teacher(tiny_cache, tmp_path_factory):
+    """Another teacher on the same folds (training seed 1, fold seed 0), as a second ensemble member."""
+    out = tmp_path_factory.mktemp("distill") / "teacher-b"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                      "--no-final", "--seed", "1", "--fold-seed", "0", *FAST])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_an_ensemble_of_teachers_gives_each_fold_the_mean_logit_of_their_fold_models(
+        teacher_run, second_teacher, tiny_cache, tmp_path):
+    out = tmp_path / "student"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                      "--no-final", "--teacher", str(teacher_run), "--teacher", str(second_teacher),
+                                      *FAST])
+    assert result.exit_code == 0, result.output
+    targets = TeacherLogits.load(out / TEACHER_LOGITS)
+    assert targets.teachers == (str(teacher_run.resolve()), str(second_teacher.resolve()))
+    cache = PreparedCache(tiny_cache)
+    windows = np.sort(cache.rows(POOL)["window"].to_numpy())[:6]
+    for i in range(3):  # fold i: only the two fold-i models, neither of which saw fold i
+        logits = []
+        for run in (teacher_run, second_teacher):
+            model, _ = load_run(run / "folds" / f"fold-{i}")
+            p = np.clip(window_probabilities(model, cache.windows[windows]).astype(np.float64), 1e-6, 1 - 1e-6)
+            logits.append(np.log(p / (1 - p)))
+        np.testing.assert_allclose(targets.for_fold(i)[windows], np.mean(logits, axis=0), atol=1e-4)
+    summary = json.loads((out / CROSSFIT_SUMMARY).read_text())["crossfit"]["distillation"]
+    assert summary["teachers"] == [str(teacher_run.resolve()), str(second_teacher.resolve())]
+
+
+def test_an_ensemble_member_with_other_folds_is_refused_before_training(teacher_run, tiny_cache, tmp_path):
+    other = tmp_path / "other-folds"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(other), "--crossfit", "3",
+                                      "--no-final", "--seed", "5", *FAST])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "student"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                      "--teacher", str(teacher_run), "--teacher", str(other), *FAST])
+    assert result.exit_code != 0 and "folds differ" in result.output and str(other) in result.output
+    assert not (out / TEACHER_LOGITS).exists() and not (out / "folds").exists()
+
+
+def test_teacher_logits_written_before_ensembles_still_load(tmp_path):
+    path = tmp_path / TEACHER_LOGITS
+    np.savez_compressed(path, logits=np.zeros((3, 4, 2), np.float32), classes=np.array(["SNR", "AF"]), k=3, seed=0,
+                        manifest_sha256="abc", teacher="/runs/teacher")
+    assert TeacherLogits.load(path).teachers == ("/runs/teacher",)

@@ -193,9 +193,10 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
           folds: Annotated[str, typer.Option(help="With --crossfit K --no-final: train only these folds "
                                              "(comma-separated, 0..K-1), for a model too costly for all K; its "
                                              "out-of-fold predictions cover those folds' records.")] = "",
-          teacher: Annotated[Path | None, typer.Option(help="Distil from this cross-fitted run (same cache, K and "
-                                                      "seed; needs --crossfit): fold i learns from the teacher's "
-                                                      "fold-i model, the final model from all of them.")] = None,
+          teacher: Annotated[list[Path] | None, typer.Option(help="Distil from this cross-fitted run (same cache, "
+                                                      "K and fold seed; needs --crossfit): fold i learns from the "
+                                                      "teacher's fold-i model, the final model from all of them. "
+                                                      "Repeat for an ensemble (mean logit of the teachers).")] = None,
           distill_alpha: Annotated[float, typer.Option(help="Weight of the teacher's soft targets in the loss "
                                                        "(0-1].")] = 0.5,
           distill_temperature: Annotated[float, typer.Option(help="Distillation temperature.")] = 2.0,
@@ -214,7 +215,7 @@ def train(model: Annotated[str, typer.Option(help="Model name (see `pocketecg mo
                          fold_seed=fold_seed,
                          augment=tuple(a for a in augment.split(",") if a and a != "none"), device=device,
                          num_workers=num_workers, model_kwargs=json.loads(model_kwargs),
-                         teacher=str(teacher) if teacher else None, distill_alpha=distill_alpha,
+                         teachers=tuple(str(t) for t in teacher or ()), distill_alpha=distill_alpha,
                          distill_temperature=distill_temperature, ema_decay=ema_decay,
                          label_smoothing=label_smoothing, mixup=mixup)
     if folds and not crossfit:

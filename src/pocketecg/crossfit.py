@@ -9,7 +9,7 @@
    each class's threshold is chosen on those ~2,300 predictions instead of ~290 validation records;
 4. the final model is trained on all of train+validation for the median of the K best epoch counts
    (the same learning-rate schedule as the folds), and ships with the out-of-fold thresholds.
-With `config.teacher` every model learns from a cross-fitted teacher's soft targets too (`pocketecg.distill`
+With `config.teachers` every model learns from cross-fitted teachers' soft targets too (`pocketecg.distill`
 says which teacher model serves which fold). The test split is read by nothing here. The run directory keeps the folds (`folds/fold-i/`), the
 out-of-fold predictions (`oof-predictions.npz`, `oof-predictions.csv`) and their metrics with bootstrap
 CIs (`oof-metrics.json`): the numbers to choose between models or settings with.
@@ -51,14 +51,15 @@ def record_folds(cache: PreparedCache, k: int, seed: int) -> dict[str, int]:
 
 def load_or_compute_teacher(config: TrainConfig, cache: PreparedCache, fold_of: dict[str, int],
                             classes: tuple[str, ...], log) -> TeacherLogits:
-    """The teacher's logits, computed once per student run and kept in it (`teacher-logits.npz`)."""
+    """The teachers' logits, computed once per student run and kept in it (`teacher-logits.npz`)."""
     path, k = Path(config.out) / TEACHER_LOGITS, len(set(fold_of.values()))
     if path.is_file():
         kept = TeacherLogits.load(path)
-        if (kept.k, kept.seed, kept.manifest_sha256, kept.classes, kept.teacher) == (
-                k, config.crossfit_seed, cache.manifest_sha256, tuple(classes), str(Path(config.teacher).resolve())):
+        if (kept.k, kept.seed, kept.manifest_sha256, kept.classes, kept.teachers) == (
+                k, config.crossfit_seed, cache.manifest_sha256, tuple(classes),
+                tuple(str(Path(t).resolve()) for t in config.teachers)):
             return kept
-    teacher = teacher_logits(config.teacher, cache, fold_of, config.crossfit_seed, classes, log)
+    teacher = teacher_logits(config.teachers, cache, fold_of, config.crossfit_seed, classes, log)
     teacher.save(path)
     return teacher
 
@@ -87,7 +88,7 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
     classes = L.preset_classes(config.classes)
     cache = PreparedCache(config.cache)
     fold_of = record_folds(cache, k, config.crossfit_seed)
-    teacher = load_or_compute_teacher(config, cache, fold_of, classes, log) if config.teacher else None
+    teacher = load_or_compute_teacher(config, cache, fold_of, classes, log) if config.teachers else None
     all_records = np.array(sorted(fold_of))
     all_fold_ids = np.array([fold_of[r] for r in all_records])
     covered = np.isin(all_fold_ids, folds)
@@ -138,10 +139,11 @@ def crossfit(config: TrainConfig, k: int = 5, log=print, resume: bool = True, fi
                "oof_macro_auroc": oof_metrics["macro_auroc"],
                "oof_f1": {c: per_class[c]["f1"] for c in classes}}
     if teacher is not None:
-        summary["distillation"] = {"teacher": teacher.teacher, "alpha": config.distill_alpha,
+        summary["distillation"] = {"teachers": list(teacher.teachers), "alpha": config.distill_alpha,
                                    "temperature": config.distill_temperature,
-                                   "targets": "fold i: teacher fold model i (never saw fold i); final model: mean "
-                                              "logit of the K teacher fold models (pocketecg.distill)"}
+                                   "targets": "fold i: mean logit of the teachers' fold-i models (none saw fold i); "
+                                              "final model: mean logit of all teachers' K fold models "
+                                              "(pocketecg.distill)"}
     if not final:
         (out / CROSSFIT_SUMMARY).write_text(json.dumps({"model": config.model, "classes": list(classes),
                                                         "crossfit": summary}, indent=2))

@@ -69,9 +69,10 @@ class TrainConfig:
     device: str = "cpu"
     num_workers: int = 0
     model_kwargs: dict = field(default_factory=dict)
-    # knowledge distillation (pocketecg.distill): a cross-fitted teacher run, the soft term's weight and
-    # temperature; used only through cross-fitting, which picks each fold's teacher model
-    teacher: str | None = None
+    # knowledge distillation (pocketecg.distill): cross-fitted teacher runs (several: their mean logit is
+    # the target), the soft term's weight and temperature; used only through cross-fitting, which picks
+    # each fold's teacher models
+    teachers: tuple[str, ...] = ()
     distill_alpha: float = 0.5
     distill_temperature: float = 2.0
     # cheap regularisers from the small-ECG-model literature, off unless the out-of-fold scores keep them:
@@ -95,6 +96,9 @@ class TrainConfig:
         if self.loss not in ("bce", "bce_weighted", "focal"):
             raise ValueError(f"unknown loss {self.loss!r}; choose bce, bce_weighted or focal")
         self.augment = tuple(self.augment)
+        self.teachers = tuple(str(t) for t in self.teachers)
+        if len(set(self.teachers)) != len(self.teachers):
+            raise ValueError(f"the same teacher given twice: {list(self.teachers)}")
         if not 0 < self.distill_alpha <= 1 or self.distill_temperature <= 0:
             raise ValueError("distillation needs 0 < alpha <= 1 and a temperature > 0")
         if not 0 <= self.ema_decay < 1 or not 0 <= self.label_smoothing < 1:
@@ -103,11 +107,20 @@ class TrainConfig:
             raise ValueError("mixup's Beta parameter must be >= 0 (0: off)")
 
 
+def config_dict(config: TrainConfig) -> dict:
+    """The settings as JSON writes them (tuples as lists)."""
+    return asdict(config) | {"augment": list(config.augment), "teachers": list(config.teachers)}
+
+
 def _saved_config_matches(saved: dict, config: TrainConfig) -> bool:
     """A checkpoint's settings against this run's; settings added to TrainConfig after the checkpoint was
-    written count as their defaults (so a run started by an older version still resumes)."""
-    defaults = asdict(TrainConfig(cache=config.cache, out=config.out))
-    return defaults | saved == asdict(config) | {"augment": list(config.augment)}
+    written count as their defaults (so a run started by an older version still resumes), and an older
+    run's single `teacher` counts as a one-teacher list."""
+    saved = dict(saved)
+    if "teacher" in saved:
+        legacy = saved.pop("teacher")
+        saved["teachers"] = [legacy] if legacy else []
+    return config_dict(TrainConfig(cache=config.cache, out=config.out)) | saved == config_dict(config)
 
 
 # ---------------------------------------------------------------- distributed helpers
@@ -274,7 +287,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
     if val_set is None and thresholds is None:
         raise ValueError("a run without validation needs its thresholds given (from cross-fitting)")
     last_epoch = min(config.epochs, selection.fixed_epochs or config.epochs)
-    if config.teacher and soft_targets is None:
+    if config.teachers and soft_targets is None:
         raise ValueError("distillation (--teacher) runs through cross-fitting (--crossfit with the teacher's K), "
                          "which gives every fold the teacher model that never saw its held-out records")
     if soft_targets is not None:
@@ -391,7 +404,7 @@ def train(config: TrainConfig, resume: bool = False, log=print, stop_after_epoch
                     f"  {row['epoch_seconds']:.1f} s" + ("  *" if best["epoch"] == epoch else ""))
                 save_checkpoint(ckpt_path, model=unwrap(model).state_dict(), optimizer=optimizer.state_dict(),
                                 ema=None if ema is None else ema.state_dict(), epoch=epoch, history=history, best=best,
-                                config=asdict(config) | {"augment": list(config.augment)})
+                                config=config_dict(config))
             stop = broadcast_flag(rank == 0 and best["bad_epochs"] >= config.patience, world, device)
             if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs:
                 return out
@@ -440,7 +453,7 @@ def finish_run(config: TrainConfig, model: nn.Module, best: dict, history: list,
         "val_macro_f1": best["score"] if val_set is not None else None,
         "thresholds_from": "validation split" if given_thresholds is None else "given (cross-fitting)",
         "train_seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])),
-        "train_config": asdict(config) | {"augment": list(config.augment)},
+        "train_config": config_dict(config),
         "versions": versions(),
     }
     if ddp is not None:
