@@ -84,8 +84,11 @@ export function drawRecord(canvas, result, pxPerMm = 1.6) {
   result.window_starts_s.forEach((s, w) => {
     const drove = driving.filter((d) => d.window === w);
     ctx.fillStyle = drove.length ? WINDOW_COLOURS.drove : WINDOW_COLOURS.other;
-    const y = drove.length ? bandPx * 0.55 : bandPx * 0.8;
-    ctx.fillRect(xOf(s), y, Math.max(2, xOf(s + Math.min(windowS, seconds)) - xOf(s) - 2), bandPx * 0.18);
+    // edges on whole device pixels: a bar is drawn in exactly its colour, not blended into the band
+    const snap = (v) => Math.round(v * dpr) / dpr;
+    const x0 = snap(xOf(s)), x1 = snap(Math.max(xOf(s) + 2, xOf(s + Math.min(windowS, seconds)) - 2));
+    const y0 = snap(drove.length ? bandPx * 0.55 : bandPx * 0.8), y1 = snap(y0 + bandPx * 0.18);
+    ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
     if (drove.length) {
       ctx.fillStyle = "#1c1c1c";
       ctx.fillText(`${drove.map((d) => d.cls).join(", ")}: ${s.toFixed(0)}–${(s + windowS).toFixed(0)} s`, xOf(s) + 2, bandPx * 0.3);
