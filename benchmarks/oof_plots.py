@@ -2,6 +2,7 @@
 
     python benchmarks/oof_plots.py benchmarks/results/distill_liteC_oof.json benchmarks/results/resnet1d18_oof.json
         -> benchmarks/results/oof_vs_latency.png, benchmarks/results/oof_vs_size.png
+    python benchmarks/oof_plots.py benchmarks/results/vs_liteC_kd2_oof.json --prefix kd2   # seed recipes too
     python benchmarks/oof_plots.py benchmarks/results/fold0_all_models.json --prefix fold0
         -> benchmarks/results/fold0_vs_latency.png, ... (a report scored on one fold's records)
 
@@ -45,14 +46,17 @@ def main() -> None:
         report = json.loads(report.read_text())
         records.add(report["records"])
         for run, entry in report["runs"].items():
-            points[Path(run).name] = (latency_key(run, list(models)), entry["macro_f1"])
+            seeds = run.split(",")  # a recipe of several training seeds: its seed-mean macro-F1
+            name = Path(seeds[0]).name + (f" ({len(seeds)} seeds)" if len(seeds) > 1 else "")
+            points[name] = (latency_key(seeds[0], list(models)), entry["macro_f1"])
     for what, field, unit in (("latency", "ms_onnx", "onnxruntime ms per 10-s record, 1 thread"),
                               ("size", "onnx_fp32_bytes", "fp32 ONNX MB")):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for name, (key, f1) in sorted(points.items()):
+        for i, (name, (key, f1)) in enumerate(sorted(points.items(), key=lambda kv: kv[1][1])):
             x = models[key][field] / (1e6 if field.endswith("bytes") else 1)
             ax.scatter(x, f1)
-            ax.annotate(name, (x, f1), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            # labels alternate above and below their point, so that near-equal scores stay readable
+            ax.annotate(name, (x, f1), textcoords="offset points", xytext=(4, 4 if i % 2 else -10), fontsize=8)
         ax.set_xscale("log")
         ax.margins(x=0.4)
         ax.set(xlabel=unit, ylabel=f"out-of-fold macro-F1 ({'/'.join(f'{n:,}' for n in sorted(records))} records)",

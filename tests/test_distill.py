@@ -145,7 +145,7 @@ def test_checkpoints_from_before_a_setting_existed_still_resume(tiny_cache):
     assert _saved_config_matches(saved | {"teacher": None}, config)
     assert not _saved_config_matches(saved | {"teacher": "runs/other"}, distilled)
     with pytest.raises(ValueError, match="twice"):
-        TrainConfig(cache=str(tiny_cache), out="x", teachers=("runs/t", "runs/t"))
+        TrainConfig(cache=str(tiny_cache), out="x", teachers=("runs/t", "runs/../runs/t"))
     with pytest.raises(ValueError, match="alpha"):
         TrainConfig(cache=str(tiny_cache), out="x", distill_alpha=0)
 
@@ -199,3 +199,14 @@ def test_teacher_logits_written_before_ensembles_still_load(tmp_path):
     np.savez_compressed(path, logits=np.zeros((3, 4, 2), np.float32), classes=np.array(["SNR", "AF"]), k=3, seed=0,
                         manifest_sha256="abc", teacher="/runs/teacher")
     assert TeacherLogits.load(path).teachers == ("/runs/teacher",)
+
+
+def test_a_teacher_that_trained_only_some_folds_is_refused(tiny_cache, tmp_path):
+    partial = tmp_path / "fold-0-only"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(partial), "--crossfit", "3",
+                                      "--no-final", "--folds", "0", *FAST])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "student"
+    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
+                                      "--teacher", str(partial), *FAST])
+    assert result.exit_code != 0 and "trained only folds [0] of 3" in result.output, result.output

@@ -62,7 +62,7 @@ class TeacherLogits:
     teachers: tuple[str, ...]
 
     def for_fold(self, i: int) -> np.ndarray:
-        """Targets for the student's fold-i model: the teacher model that never saw fold i."""
+        """Targets for the student's fold-i model: from the teacher model(s) that never saw fold i."""
         return self.logits[i]
 
     def ensemble(self) -> np.ndarray:

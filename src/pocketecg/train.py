@@ -97,7 +97,7 @@ class TrainConfig:
             raise ValueError(f"unknown loss {self.loss!r}; choose bce, bce_weighted or focal")
         self.augment = tuple(self.augment)
         self.teachers = tuple(str(t) for t in self.teachers)
-        if len(set(self.teachers)) != len(self.teachers):
+        if len({str(Path(t).resolve()) for t in self.teachers}) != len(self.teachers):
             raise ValueError(f"the same teacher given twice: {list(self.teachers)}")
         if not 0 < self.distill_alpha <= 1 or self.distill_temperature <= 0:
             raise ValueError("distillation needs 0 < alpha <= 1 and a temperature > 0")
