@@ -182,14 +182,17 @@ def test_an_ensemble_of_teachers_gives_each_fold_the_mean_logit_of_their_fold_mo
     assert summary["teachers"] == [str(teacher_run.resolve()), str(second_teacher.resolve())]
 
 
+def crossfit_cli(cache, out, *args):
+    """`pocketecg train --crossfit 3` on the tiny cache, one fast epoch."""
+    return CliRunner().invoke(app, ["train", "--cache", str(cache), "--out", str(out), "--crossfit", "3", *args, *FAST])
+
+
 def test_an_ensemble_member_with_other_folds_is_refused_before_training(teacher_run, tiny_cache, tmp_path):
     other = tmp_path / "other-folds"
-    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(other), "--crossfit", "3",
-                                      "--no-final", "--seed", "5", *FAST])
+    result = crossfit_cli(tiny_cache, other, "--no-final", "--seed", "5")
     assert result.exit_code == 0, result.output
     out = tmp_path / "student"
-    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
-                                      "--teacher", str(teacher_run), "--teacher", str(other), *FAST])
+    result = crossfit_cli(tiny_cache, out, "--teacher", str(teacher_run), "--teacher", str(other))
     assert result.exit_code != 0 and "folds differ" in result.output and str(other) in result.output
     assert not (out / TEACHER_LOGITS).exists() and not (out / "folds").exists()
 
@@ -203,10 +206,7 @@ def test_teacher_logits_written_before_ensembles_still_load(tmp_path):
 
 def test_a_teacher_that_trained_only_some_folds_is_refused(tiny_cache, tmp_path):
     partial = tmp_path / "fold-0-only"
-    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(partial), "--crossfit", "3",
-                                      "--no-final", "--folds", "0", *FAST])
+    result = crossfit_cli(tiny_cache, partial, "--no-final", "--folds", "0")
     assert result.exit_code == 0, result.output
-    out = tmp_path / "student"
-    result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out), "--crossfit", "3",
-                                      "--teacher", str(partial), *FAST])
+    result = crossfit_cli(tiny_cache, tmp_path / "student", "--teacher", str(partial))
     assert result.exit_code != 0 and "trained only folds [0] of 3" in result.output, result.output
