@@ -100,7 +100,7 @@ def teacher_summary(teacher_dir: Path) -> dict:
                      "with a 'crossfit' section); train the teacher with --crossfit K [--no-final]")
 
 
-def teacher_logits(teacher_dirs, cache: PreparedCache, student_folds: dict[str, int], seed: int,
+def teacher_logits(teacher_dirs: tuple[str, ...], cache: PreparedCache, student_folds: dict[str, int], seed: int,
                    classes: tuple[str, ...], log=print) -> TeacherLogits:
     """Run every fold model of one or more cross-fitted teachers over the cache's train+val windows;
     several teachers are averaged fold by fold, in logit space.
@@ -110,9 +110,7 @@ def teacher_logits(teacher_dirs, cache: PreparedCache, student_folds: dict[str, 
     from pocketecg.crossfit import POOL
     from pocketecg.inference import load_run, window_probabilities
 
-    dirs = [Path(teacher_dirs)] if isinstance(teacher_dirs, (str, Path)) else [Path(t) for t in teacher_dirs]
-    if not dirs:
-        raise ValueError("distillation needs at least one teacher run")
+    dirs = [Path(t) for t in teacher_dirs]
     k = len(set(student_folds.values()))
     for teacher_dir in dirs:  # every teacher checked before any model runs
         check_teacher(teacher_dir, student_folds, k, classes)
