@@ -9,7 +9,7 @@ import pytest
 from pocketecg.cache import PreparedCache
 from pocketecg.crossfit import OOF_FILE, OOF_METRICS, record_folds
 from pocketecg.train import TrainConfig
-from pocketecg.metrics import choose_thresholds
+from pocketecg.metrics import choose_thresholds, f1_per_class
 
 from conftest import TINY_MODEL
 
@@ -113,3 +113,58 @@ def test_fold_subset_is_checked_before_anything_is_written(tiny_cache, tmp_path)
         result = CliRunner().invoke(app, ["train", "--cache", str(tiny_cache), "--out", str(out)] + extra)
         assert result.exit_code != 0 and message in result.output, result.output
         assert not out.exists()
+
+
+def test_crossfit_test_rows_score_final_and_fold_models_with_thresholds_chosen_out_of_fold(tiny_cache, tmp_path):
+    """benchmarks/crossfit_test_rows.py: the final model's row is `pocketecg evaluate`'s test score with the
+    out-of-fold thresholds; the fold-models row is the mean of each fold model's own test score with the
+    thresholds of the records it held out; a run with one fold is paired with the reference's fold models."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pocketecg.cli import app
+    from pocketecg.evaluate import evaluate_run
+
+    common = ["train", "--cache", str(tiny_cache), "--crossfit", "3", "--epochs", "2", "--batch-size", "8",
+              "--augment", "none", "--model-kwargs", json.dumps(TINY_MODEL)]
+    full, part = tmp_path / "full", tmp_path / "part"
+    for out, extra in ((full, []), (part, ["--no-final", "--folds", "0", "--seed", "3"])):
+        result = CliRunner().invoke(app, common + ["--out", str(out)] + extra)
+        assert result.exit_code == 0, result.output
+    spec = importlib.util.spec_from_file_location(
+        "crossfit_test_rows", Path(__file__).parents[1] / "benchmarks" / "crossfit_test_rows.py")
+    rows = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rows)
+    report_path = tmp_path / "rows.json"
+    sys.argv = ["crossfit_test_rows.py", str(full), str(part), "--cache", str(tiny_cache), "--bootstrap", "50",
+                "--out", str(report_path)]
+    rows.main()
+    report = json.loads(report_path.read_text())
+    ref, other = report["runs"]
+    n_test = PreparedCache(tiny_cache).rows("test")["record"].nunique()
+    assert report["test_records"] == n_test
+
+    def own_test_f1(run_dir):
+        scored = evaluate_run(run_dir, "test", tiny_cache, bootstrap=0, plots=False)
+        with np.load(run_dir / "predictions-test.npz") as d:
+            y, pred = d["y"], (d["p"] >= d["thresholds"]).astype(int)
+        keep = y.sum(axis=0) > 0  # classes without a positive test record are left out, as in score_records
+        return f1_per_class(y[:, keep], pred[:, keep]).mean(), scored
+
+    final_f1, final_scored = own_test_f1(full)
+    with np.load(full / OOF_FILE) as d:
+        assert list(json.loads((full / "config.json").read_text())["thresholds"].values()) == d["thresholds"].tolist()
+    assert ref["final"]["macro_f1"] == pytest.approx(final_f1) and ref["final"]["members"] == ["final"]
+    folds = [full / "folds" / f"fold-{i}" for i in range(3)]
+    assert ref["fold_models"]["macro_f1"] == pytest.approx(np.mean([own_test_f1(f)[0] for f in folds]))
+    assert ref["fold_models"]["members"] == ["fold-0", "fold-1", "fold-2"] and "minus_reference" not in ref["final"]
+    # the one-fold run: no final row, its fold model's own score, paired with the reference's three fold models
+    assert "final" not in other and other["fold_models"]["members"] == ["fold-0"]
+    part_f1 = own_test_f1(part / "folds" / "fold-0")[0]
+    assert other["fold_models"]["macro_f1"] == pytest.approx(part_f1)
+    assert other["fold_models"]["minus_reference"]["difference"] == pytest.approx(part_f1 - ref["fold_models"]["macro_f1"])
+    lo, hi = other["fold_models"]["minus_reference"]["ci95"]
+    assert lo <= hi and ref["final"]["macro_f1_ci95"][0] <= ref["final"]["macro_f1_ci95"][1]
