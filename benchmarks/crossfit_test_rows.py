@@ -29,34 +29,35 @@ import numpy as np
 from pocketecg.cache import PreparedCache, PreparedDataset
 from pocketecg.crossfit import OOF_FILE
 from pocketecg.evaluate import score_records
-from pocketecg.inference import decide, load_run, record_probabilities
+from pocketecg.inference import decide, load_run, read_config, record_probabilities
 from pocketecg.metrics import macro_f1_ci, paired_difference_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def split_probabilities(run_dir: Path, dataset: PreparedDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    model, _ = load_run(run_dir)
-    return record_probabilities(model, dataset, None)
+def split_probabilities(run_dir: Path, dataset: PreparedDataset, classes: tuple[str, ...]):
+    """-> (record ids, targets, probabilities, the run's own thresholds) for the dataset's split."""
+    model, config = load_run(run_dir)
+    keys, y, p = record_probabilities(model, dataset, None)
+    return keys, y, p, np.array([config["thresholds"][c] for c in classes])
 
 
 def score_run(run: Path, cache: PreparedCache, bootstrap: int) -> dict:
     with np.load(run / OOF_FILE, allow_pickle=False) as oof:
         thresholds = oof["thresholds"]
-    config = json.loads((sorted((run / "folds").glob("fold-*"))[0] / "config.json").read_text())
+    folds = sorted(d for d in (run / "folds").glob("fold-*") if (d / "model.pt").is_file())
+    config = read_config(folds[0])
     if config["split_manifest_sha256"] != cache.manifest_sha256:
         raise SystemExit(f"{run}: trained on another split manifest than {cache.folder}'s; its test rows would "
                          "not be comparable")
     classes = tuple(config["classes"])
     dataset = PreparedDataset(cache, "test", classes)
-    folds = sorted(d for d in (run / "folds").glob("fold-*") if (d / "model.pt").is_file())
-    per_fold = [split_probabilities(d, dataset) for d in folds]
+    per_fold = [split_probabilities(d, dataset, classes) for d in folds]
     keys, y = per_fold[0][0], per_fold[0][1]
-    assert all(np.array_equal(keys, k) for k, _, _ in per_fold)
-    fold_thresholds = [np.array([load_run(d)[1]["thresholds"][c] for c in classes]) for d in folds]
-    members = {"fold_models": [(d.name, p, t) for d, (_, _, p), t in zip(folds, per_fold, fold_thresholds)]}
+    assert all(np.array_equal(keys, fold[0]) for fold in per_fold)
+    members = {"fold_models": [(d.name, p, t) for d, (_, _, p, t) in zip(folds, per_fold)]}
     if (run / "model.pt").is_file():
-        members["final"] = [("final", split_probabilities(run, dataset)[2], thresholds)]
+        members["final"] = [("final", split_probabilities(run, dataset, classes)[2], thresholds)]
     sources = cache.rows("test").drop_duplicates("record").set_index("record")["source"]
     ptbxl = np.char.startswith(np.array([sources[k] for k in keys]).astype(str), "ptbxl")
     out = {"run": str(run), "model": config["model"], "thresholds": dict(zip(classes, thresholds.tolist())),

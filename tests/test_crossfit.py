@@ -148,22 +148,22 @@ def test_crossfit_test_rows_score_final_and_fold_models_with_thresholds_chosen_o
     assert report["test_records"] == n_test
 
     def own_test_f1(run_dir):
-        scored = evaluate_run(run_dir, "test", tiny_cache, bootstrap=0, plots=False)
+        evaluate_run(run_dir, "test", tiny_cache, bootstrap=0, plots=False)  # writes predictions-test.npz
         with np.load(run_dir / "predictions-test.npz") as d:
             y, pred = d["y"], (d["p"] >= d["thresholds"]).astype(int)
         keep = y.sum(axis=0) > 0  # classes without a positive test record are left out, as in score_records
-        return f1_per_class(y[:, keep], pred[:, keep]).mean(), scored
+        return f1_per_class(y[:, keep], pred[:, keep]).mean()
 
-    final_f1, final_scored = own_test_f1(full)
+    final_f1 = own_test_f1(full)
     with np.load(full / OOF_FILE) as d:
         assert list(json.loads((full / "config.json").read_text())["thresholds"].values()) == d["thresholds"].tolist()
     assert ref["final"]["macro_f1"] == pytest.approx(final_f1) and ref["final"]["members"] == ["final"]
     folds = [full / "folds" / f"fold-{i}" for i in range(3)]
-    assert ref["fold_models"]["macro_f1"] == pytest.approx(np.mean([own_test_f1(f)[0] for f in folds]))
+    assert ref["fold_models"]["macro_f1"] == pytest.approx(np.mean([own_test_f1(f) for f in folds]))
     assert ref["fold_models"]["members"] == ["fold-0", "fold-1", "fold-2"] and "minus_reference" not in ref["final"]
     # the one-fold run: no final row, its fold model's own score, paired with the reference's three fold models
     assert "final" not in other and other["fold_models"]["members"] == ["fold-0"]
-    part_f1 = own_test_f1(part / "folds" / "fold-0")[0]
+    part_f1 = own_test_f1(part / "folds" / "fold-0")
     assert other["fold_models"]["macro_f1"] == pytest.approx(part_f1)
     assert other["fold_models"]["minus_reference"]["difference"] == pytest.approx(part_f1 - ref["fold_models"]["macro_f1"])
     lo, hi = other["fold_models"]["minus_reference"]["ci95"]
